@@ -1,0 +1,3 @@
+"""MobileFaceSwap in PyTorch: training, evaluation and deployment."""
+
+__version__ = "0.1.0"

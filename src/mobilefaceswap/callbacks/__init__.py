@@ -1,0 +1,5 @@
+"""Lightning callbacks."""
+
+from mobilefaceswap.callbacks.image_grid import ImageGridLogger
+
+__all__ = ["ImageGridLogger"]

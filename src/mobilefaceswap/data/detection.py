@@ -1,0 +1,50 @@
+"""Face detection and landmarks from dlib, with the models shipped in face_recognition_models."""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass
+class DetectedFace:
+    box: tuple[int, int, int, int]  # left, top, right, bottom
+    score: float
+    landmarks68: np.ndarray  # (68, 2)
+
+    @property
+    def landmarks5(self) -> np.ndarray:
+        """ArcFace's five points: eye centres, nose tip, mouth corners, image-left first."""
+        p = self.landmarks68
+        return np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).astype(np.float32)
+
+    @property
+    def eye_distance(self) -> float:
+        left, right = self.landmarks5[:2]
+        return float(np.linalg.norm(right - left))
+
+
+class DlibFaceDetector:
+    """HOG face detector + 68-point shape predictor; needs no download."""
+
+    def __init__(self, upsample: int = 1, min_score: float = 0.2):
+        self.upsample = upsample
+        self.min_score = min_score
+
+    @cached_property
+    def _models(self):
+        import dlib
+        import face_recognition_models
+
+        return dlib.get_frontal_face_detector(), dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+
+    def __call__(self, image: np.ndarray) -> list[DetectedFace]:
+        """image: (H, W, 3) uint8 RGB -> faces, largest first."""
+        detector, predictor = self._models
+        rects, scores, _ = detector.run(np.ascontiguousarray(image), self.upsample, self.min_score)
+        faces = []
+        for rect, score in zip(rects, scores):
+            shape = predictor(image, rect)
+            points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], np.float32)
+            faces.append(DetectedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score), points))
+        return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))

@@ -1,0 +1,2 @@
+class DataError(RuntimeError):
+    """Input data that cannot be used: unreadable, faceless or missing."""

@@ -1,0 +1,132 @@
+"""Identity Injection Network: turns one identity into the IDN's convolution kernels.
+
+Runs once per source identity. Depthwise kernels are *predicted* from the identity
+feature map (paper eq. 1); pointwise kernels are *modulated* by the identity embedding
+and demodulated, StyleGAN2-style (paper eq. 2).
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+ENCODER_CHANNELS = (3, 32, 64, 128, 256, 512)
+DECODER_IN_CHANNELS = (512, 512, 256, 128)
+DECODER_OUT_CHANNELS = (256, 128, 64, 32)
+ID_DIM = 512
+
+
+@dataclass
+class IdentityKernels:
+    """Kernels of every identity-dependent convolution, for a batch of B identities.
+
+    Encoder lists run shallow to deep, decoder lists in decoding order.
+    """
+
+    encoder_depthwise: list[torch.Tensor]  # (B, C_in, 4, 4) each
+    encoder_pointwise: list[torch.Tensor]  # (B, C_out, C_in) each
+    decoder_depthwise: list[torch.Tensor]  # (B, C_in, 3, 3) each
+    decoder_pointwise: list[torch.Tensor]  # (B, C_out, C_in) each
+
+    def select(self, index: int) -> "IdentityKernels":
+        """The kernels of one identity, keeping a batch dimension of 1."""
+        pick = lambda ks: [k[index : index + 1] for k in ks]  # noqa: E731
+        return IdentityKernels(*(pick(getattr(self, f)) for f in self.__dataclass_fields__))
+
+
+class ModulatedPointwiseKernel(nn.Module):
+    """Paper eq. 2: W' = W * (1 + s), s = FC(z_id) over input channels, then demodulate."""
+
+    def __init__(self, in_channels: int, out_channels: int, id_dim: int = ID_DIM, eps: float = 1e-16):
+        super().__init__()
+        self.eps = eps
+        self.style = nn.Linear(id_dim, in_channels)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1) / in_channels**0.5)
+
+    def forward(self, z_id: torch.Tensor) -> torch.Tensor:
+        """z_id: (B, 512) -> (B, C_out, C_in)."""
+        scale = 1 + self.style(z_id)[:, None, :]  # (B, 1, C_in)
+        w = self.weight[None, :, :, 0, 0] * scale  # (B, C_out, C_in)
+        return w * torch.rsqrt(w.pow(2).sum(dim=2, keepdim=True) + self.eps)
+
+
+class KernelBlock(nn.Module):
+    """3x3 conv -> BN -> LReLU on the identity map; a second 3x3 conv reads the kernel off it."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.norm = nn.BatchNorm2d(out_channels)
+        self.relu = nn.LeakyReLU(0.1)
+        self.weight = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, C_in, k, k) -> features (B, C_out, k, k), kernel (B, C_out, k, k)."""
+        features = self.relu(self.norm(self.conv(x)))
+        return features, self.weight(features)
+
+
+class DepthwiseKernelPredictor(nn.Module):
+    """Paper eq. 1: F_id (B, 512, 7, 7) -> depthwise kernels of every IDN stage."""
+
+    def __init__(
+        self,
+        encoder_in_channels: tuple[int, ...] = ENCODER_CHANNELS[:-1],
+        decoder_in_channels: tuple[int, ...] = DECODER_IN_CHANNELS,
+        id_channels: int = ID_DIM,
+    ):
+        super().__init__()
+        self.first = nn.Conv2d(id_channels, id_channels, 4)  # 7x7 -> 4x4
+        self.norm = nn.BatchNorm2d(id_channels)
+        self.first_decoder = nn.Conv2d(id_channels, id_channels, 2)  # 4x4 -> 3x3
+        self.decoder_norm = nn.BatchNorm2d(id_channels)
+        self.relu = nn.LeakyReLU(0.1)
+        # The encoder branch runs deep to shallow: its channels shrink as the map is read.
+        enc = (id_channels, *reversed(encoder_in_channels))
+        self.encoder = nn.ModuleList(KernelBlock(a, b) for a, b in zip(enc[:-1], enc[1:]))
+        dec = (id_channels, *decoder_in_channels)
+        self.decoder = nn.ModuleList(KernelBlock(a, b) for a, b in zip(dec[:-1], dec[1:]))
+
+    def forward(self, id_map: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        x = self.relu(self.norm(self.first(id_map)))  # (B, 512, 4, 4)
+        encoder_kernels = []
+        y = x
+        for block in self.encoder:
+            y, kernel = block(y)
+            encoder_kernels.append(kernel)
+        decoder_kernels = []
+        y = self.relu(self.decoder_norm(self.first_decoder(x)))  # (B, 512, 3, 3)
+        for block in self.decoder:
+            y, kernel = block(y)
+            decoder_kernels.append(kernel)
+        return encoder_kernels[::-1], decoder_kernels
+
+
+class IdentityInjectionNetwork(nn.Module):
+    """(z_id, F_id) of a batch of identities -> the IDN's identity-dependent kernels."""
+
+    def __init__(
+        self,
+        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
+        decoder_in_channels: tuple[int, ...] = DECODER_IN_CHANNELS,
+        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
+        id_dim: int = ID_DIM,
+    ):
+        super().__init__()
+        self.encoder_modulation = nn.ModuleList(
+            ModulatedPointwiseKernel(a, b, id_dim) for a, b in zip(encoder_channels[:-1], encoder_channels[1:])
+        )
+        self.decoder_modulation = nn.ModuleList(
+            ModulatedPointwiseKernel(a, b, id_dim) for a, b in zip(decoder_in_channels, decoder_out_channels)
+        )
+        self.predictor = DepthwiseKernelPredictor(tuple(encoder_channels[:-1]), tuple(decoder_in_channels), id_dim)
+
+    def forward(self, z_id: torch.Tensor, id_map: torch.Tensor) -> IdentityKernels:
+        """z_id: (B, 512) L2-normalised, id_map: (B, 512, 7, 7)."""
+        encoder_depthwise, decoder_depthwise = self.predictor(id_map)
+        return IdentityKernels(
+            encoder_depthwise=encoder_depthwise,
+            encoder_pointwise=[m(z_id) for m in self.encoder_modulation],
+            decoder_depthwise=decoder_depthwise,
+            decoder_pointwise=[m(z_id) for m in self.decoder_modulation],
+        )

@@ -1,0 +1,108 @@
+"""The MobileFaceSwap student: IIN + IDN + weakly semantic fusion, and its baked form."""
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mobilefaceswap.models.fusion import MASK_CHANNELS, WeakSemanticFusion, fuse
+from mobilefaceswap.models.idn import (
+    DECODER_PADDING,
+    ENCODER_PADDING,
+    ENCODER_STRIDE,
+    IdentityAwareDynamicNetwork,
+    OutputHead,
+    run_idn,
+)
+from mobilefaceswap.models.iin import (
+    DECODER_IN_CHANNELS,
+    DECODER_OUT_CHANNELS,
+    ENCODER_CHANNELS,
+    ID_DIM,
+    IdentityInjectionNetwork,
+    IdentityKernels,
+)
+
+
+@dataclass
+class SwapOutput:
+    image: torch.Tensor  # I_g, fused with the target: (B, 3, S, S) in [0, 1]
+    raw: torch.Tensor  # IDN output before fusion: (B, 3, S, S) in [0, 1]
+    mask: torch.Tensor  # M_g: (B, 1, S, S) in [0, 1]
+
+
+class MobileFaceSwap(nn.Module):
+    """Dynamic student used for training: a batch of (target, identity) pairs in one forward."""
+
+    def __init__(
+        self,
+        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
+        decoder_in_channels: tuple[int, ...] = DECODER_IN_CHANNELS,
+        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
+        mask_channels: tuple[int, ...] = MASK_CHANNELS,
+        id_dim: int = ID_DIM,
+    ):
+        super().__init__()
+        self.iin = IdentityInjectionNetwork(encoder_channels, decoder_in_channels, decoder_out_channels, id_dim)
+        self.idn = IdentityAwareDynamicNetwork(encoder_channels, decoder_in_channels, decoder_out_channels)
+        self.fusion = WeakSemanticFusion(mask_channels)
+
+    def forward(self, target: torch.Tensor, z_id: torch.Tensor, id_map: torch.Tensor) -> SwapOutput:
+        """target: (B, 3, S, S) in [0, 1]; z_id: (B, 512); id_map: (B, 512, 7, 7)."""
+        return self.swap(target, self.iin(z_id, id_map))
+
+    def swap(self, target: torch.Tensor, kernels: IdentityKernels) -> SwapOutput:
+        raw, bottleneck = self.idn(target, kernels)
+        mask = self.fusion(bottleneck.detach())  # the mask must not steer the IDN's features
+        return SwapOutput(image=fuse(raw, mask, target), raw=raw, mask=mask)
+
+    @torch.no_grad()
+    def bake(self, z_id: torch.Tensor, id_map: torch.Tensor) -> "BakedMobileFaceSwap":
+        """Inject one source identity and return a static network for every frame.
+
+        z_id: (1, 512); id_map: (1, 512, 7, 7). Call in eval mode for inference.
+        """
+        if z_id.shape[0] != 1 or id_map.shape[0] != 1:
+            raise ValueError(f"bake takes one identity, got a batch of {z_id.shape[0]}")
+        return BakedMobileFaceSwap.from_kernels(self, self.iin(z_id, id_map))
+
+
+def _static_stage(depthwise: torch.Tensor, pointwise: torch.Tensor, stride: int, padding: int) -> nn.Sequential:
+    """One identity's kernels as ordinary convolutions: (1, C, k, k) and (1, C_out, C_in)."""
+    channels, k = depthwise.shape[1], depthwise.shape[-1]
+    dw = nn.Conv2d(channels, channels, k, stride=stride, padding=padding, groups=channels, bias=False)
+    dw.weight.copy_(depthwise[0, :, None])
+    pw = nn.Conv2d(channels, pointwise.shape[1], 1, bias=False)
+    pw.weight.copy_(pointwise[0, :, :, None, None])
+    return nn.Sequential(dw, pw)
+
+
+class BakedMobileFaceSwap(nn.Module):
+    """The student with one identity baked in: ordinary convolutions, no identity inputs."""
+
+    def __init__(self, encoder: nn.ModuleList, decoder: nn.ModuleList, head: OutputHead, fusion: WeakSemanticFusion):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.head = head
+        self.fusion = fusion
+
+    @classmethod
+    def from_kernels(cls, student: MobileFaceSwap, kernels: IdentityKernels) -> "BakedMobileFaceSwap":
+        encoder = nn.ModuleList(
+            _static_stage(d, p, ENCODER_STRIDE, ENCODER_PADDING)
+            for d, p in zip(kernels.encoder_depthwise, kernels.encoder_pointwise)
+        )
+        decoder = nn.ModuleList(
+            _static_stage(d, p, 1, DECODER_PADDING)
+            for d, p in zip(kernels.decoder_depthwise, kernels.decoder_pointwise)
+        )
+        baked = cls(encoder, decoder, copy.deepcopy(student.idn.head), copy.deepcopy(student.fusion))
+        return baked.train(student.training).to(kernels.encoder_pointwise[0].device)
+
+    def forward(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """target: (B, 3, S, S) in [0, 1] -> swapped (B, 3, S, S), mask (B, 1, S, S)."""
+        raw, bottleneck = run_idn(target, self.encoder, self.decoder, self.head)
+        mask = self.fusion(bottleneck)
+        return fuse(raw, mask, target), mask

@@ -1,0 +1,5 @@
+"""LightningModules."""
+
+from mobilefaceswap.modules.student_gan import StudentGAN
+
+__all__ = ["StudentGAN"]

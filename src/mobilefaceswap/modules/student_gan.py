@@ -1,0 +1,201 @@
+"""Distilling the MobileFaceSwap student from a teacher, as a GAN (paper eq. 3-7)."""
+
+import logging
+from dataclasses import dataclass, field
+
+import lightning as L
+import torch
+from torch import nn
+
+from mobilefaceswap import losses
+from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
+from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
+
+log = logging.getLogger(__name__)
+
+HELPERS = "helpers."  # frozen helpers are rebuilt from config, never stored in checkpoints
+
+
+@dataclass
+class LossConfig:
+    """L = lambda_adv L_adv + alpha (lambda_rec L_rec + lambda_per L_per) + lambda_id L_id + lambda_mask L_mask."""
+
+    lambda_rec: float = 30.0
+    lambda_per: float = 5.0
+    lambda_id: float = 3.0
+    lambda_mask: float = 10.0
+    lambda_adv: float = 1.0
+    adversarial: str = "hinge"  # hinge | lsgan | nonsaturating
+    adversarial_real: str = "target"  # what the discriminator sees as real: target | teacher
+    weak_mask: bool = True  # L_mask on background pixels only (False: fully supervised)
+    reweight_identity: bool = True  # alpha includes cos(z_id, z'_id)^2
+    reweight_quality: bool = True  # alpha includes Q(I'_g) when a regressor is configured
+
+    def __post_init__(self):
+        if self.adversarial not in ("hinge", "lsgan", "nonsaturating"):
+            raise ValueError(f"loss.adversarial={self.adversarial!r}: use hinge, lsgan or nonsaturating")
+        if self.adversarial_real not in ("target", "teacher"):
+            raise ValueError(f"loss.adversarial_real={self.adversarial_real!r}: use target or teacher")
+
+
+@dataclass
+class OptimConfig:
+    lr_generator: float = 4e-4
+    lr_discriminator: float = 4e-4
+    betas: tuple[float, float] = field(default=(0.0, 0.99))
+    max_nonfinite_steps: int = 10  # consecutive skipped updates before the run stops
+
+
+@dataclass
+class DistillationTargets:
+    """Everything the frozen helpers say about one batch; no gradients."""
+
+    source_identity: IdentityFeatures
+    teacher_image: torch.Tensor  # I'_g (B, 3, S, S)
+    teacher_features: list[torch.Tensor]  # VGG_i(I'_g)
+    target_mask: torch.Tensor  # M_t (B, 1, S, S)
+    alpha: torch.Tensor  # per-sample reweighting (B,)
+
+
+class StudentGAN(L.LightningModule):
+    def __init__(
+        self,
+        student: MobileFaceSwap,
+        discriminator: nn.Module,
+        teacher: nn.Module,
+        identity: IdentityEncoder,
+        perceptual: nn.Module,
+        parser: nn.Module,
+        quality: nn.Module | None = None,
+        loss: dict | None = None,
+        optim: dict | None = None,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.strict_loading = False  # checkpoints omit the frozen helpers
+        self.save_hyperparameters(ignore=["student", "discriminator", "teacher", "identity", "perceptual", "parser", "quality"])
+        self.student = student
+        self.discriminator = discriminator
+        self.helpers = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, parser=parser))
+        if quality is not None:
+            self.helpers["quality"] = quality
+        self.loss_cfg = LossConfig(**(loss or {}))
+        self.optim_cfg = OptimConfig(**(optim or {}))
+        self.nonfinite_steps = 0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "StudentGAN":
+        super().train(mode)
+        self.helpers.eval()  # frozen: BN statistics and dropout stay as loaded
+        return self
+
+    def identity(self, image: torch.Tensor) -> IdentityFeatures:
+        return self.helpers["identity"](image)
+
+    @torch.no_grad()
+    def distillation_targets(self, source: torch.Tensor, target: torch.Tensor) -> DistillationTargets:
+        h, cfg = self.helpers, self.loss_cfg
+        source_identity = self.identity(source)
+        teacher_image = h["teacher"](target, source_identity.z)
+        quality = torch.ones(len(source), device=source.device)
+        if cfg.reweight_quality and "quality" in h:
+            quality = h["quality"](teacher_image)
+        alpha = quality
+        if cfg.reweight_identity:
+            alpha = losses.distillation_weight(source_identity.z, self.identity(teacher_image).z, quality)
+        return DistillationTargets(
+            source_identity=source_identity,
+            teacher_image=teacher_image,
+            teacher_features=h["perceptual"](teacher_image),
+            target_mask=h["parser"](target),
+            alpha=alpha,
+        )
+
+    # -- objective -------------------------------------------------------------------------
+    def generator_losses(self, out: SwapOutput, ref: DistillationTargets, adversarial: bool = True) -> dict:
+        cfg = self.loss_cfg
+        rec = losses.reconstruction_loss(out.image, ref.teacher_image)
+        per = losses.perceptual_loss(self.helpers["perceptual"](out.image), ref.teacher_features)
+        idl = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z)
+        msk = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask)
+        distill = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
+        total = distill + cfg.lambda_id * idl.mean() + cfg.lambda_mask * msk.mean()
+        terms = {"rec": rec.mean(), "per": per.mean(), "id": idl.mean(), "mask": msk.mean(), "alpha": ref.alpha.mean()}
+        if adversarial:
+            adv = losses.generator_adversarial_loss(self.discriminator(out.image), cfg.adversarial)
+            total = total + cfg.lambda_adv * adv
+            terms["adv"] = adv
+        return {"total": total, **terms}
+
+    def _all_finite(self, value: torch.Tensor) -> bool:
+        """Every process agrees, so DDP never waits on a rank that skipped."""
+        return self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(value)), all=True)
+
+    def _skip_nonfinite(self, name: str) -> None:
+        self.nonfinite_steps += 1
+        limit = self.optim_cfg.max_nonfinite_steps
+        log.warning("%s loss is not finite at step %d: update skipped", name, self.global_step)
+        if self.nonfinite_steps >= limit:
+            raise FloatingPointError(f"{name} loss was not finite for {limit} consecutive steps; lower the learning rate")
+
+    def training_step(self, batch: dict, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        source, target = batch["source"], batch["target"]
+        ref = self.distillation_targets(source, target)
+
+        with self.toggled_optimizer(opt_g):  # the discriminator gets no gradients here
+            out = self.student(target, ref.source_identity.z, ref.source_identity.map)
+            g = self.generator_losses(out, ref)
+            if not self._all_finite(g["total"]):
+                return self._skip_nonfinite("generator")
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g["total"])
+            opt_g.step()
+
+        with self.toggled_optimizer(opt_d):
+            real = target if self.loss_cfg.adversarial_real == "target" else ref.teacher_image
+            d = losses.discriminator_adversarial_loss(
+                self.discriminator(real), self.discriminator(out.image.detach()), self.loss_cfg.adversarial
+            )
+            if not self._all_finite(d):
+                return self._skip_nonfinite("discriminator")
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d)
+            # Through the strategy (precision, DDP) but not Lightning's step counter, so that
+            # global_step and trainer.max_steps count generator updates.
+            self.trainer.strategy.optimizer_step(opt_d.optimizer, closure=lambda: None)
+        self.nonfinite_steps = 0
+
+        self.log_dict({f"train/{k}": v for k, v in g.items()}, prog_bar=False)
+        self.log_dict({"train/g": g["total"], "train/d": d}, prog_bar=True)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        ref = self.distillation_targets(batch["source"], batch["target"])
+        out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+        g = self.generator_losses(out, ref, adversarial=False)
+        self.log_dict({f"val/{k}": v for k, v in g.items()}, prog_bar=False, sync_dist=True)
+
+    @torch.no_grad()
+    def preview(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Rows for an image grid: source, target, teacher, student, mask."""
+        source, target = batch["source"].to(self.device), batch["target"].to(self.device)
+        ref = self.distillation_targets(source, target)
+        out = self.student(target, ref.source_identity.z, ref.source_identity.map)
+        return {
+            "source": source,
+            "target": target,
+            "teacher": ref.teacher_image,
+            "student": out.image,
+            "mask": out.mask.expand_as(target),
+        }
+
+    # -- optimisation and checkpoints ------------------------------------------------------
+    def configure_optimizers(self):
+        cfg = self.optim_cfg
+        betas = tuple(cfg.betas)
+        opt_g = torch.optim.Adam(self.student.parameters(), lr=cfg.lr_generator, betas=betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=betas)
+        return opt_g, opt_d
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(HELPERS)}

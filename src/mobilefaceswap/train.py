@@ -1,0 +1,101 @@
+"""``mfs-train``: the Hydra entry point that distils the student (config: conf/train.yaml)."""
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
+from mobilefaceswap.models.pretrained import WeightsError
+from mobilefaceswap.modules import StudentGAN
+
+log = logging.getLogger(__name__)
+
+# The frozen helpers are in eval mode on purpose, and resuming is decided in resolve_checkpoint.
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+warnings.filterwarnings("ignore", message=r"`.fit\(ckpt_path=None\)` was called without a model")
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint to resume from is missing or unreadable."""
+
+
+USER_ERRORS = (WeightsError, DataError, CheckpointError)
+
+
+def build_module(cfg: DictConfig) -> StudentGAN:
+    return StudentGAN(
+        student=instantiate(cfg.model.net),
+        discriminator=instantiate(cfg.discriminator),
+        teacher=build_teacher(cfg.teacher),
+        identity=build_identity(cfg.identity),
+        perceptual=build_perceptual(cfg.perceptual),
+        parser=build_parser(cfg.parser),
+        quality=build_quality(cfg.quality),
+        loss=OmegaConf.to_container(cfg.loss, resolve=True),
+        optim=OmegaConf.to_container(cfg.model.optim, resolve=True),
+    )
+
+
+def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> Path | None:
+    """Which checkpoint to resume from (see ``ckpt_path`` in conf/train.yaml); checks it is readable."""
+    if ckpt_path is None:
+        own = run_dir / "checkpoints" / "last.ckpt"
+        path = own if own.is_file() else None
+    elif ckpt_path == "last":
+        found = sorted(task_dir.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise CheckpointError(f"ckpt_path=last: no */checkpoints/last.ckpt under {task_dir}")
+        path = found[-1]
+    else:
+        path = Path(ckpt_path).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"ckpt_path: checkpoint not found: {path}")
+    if path is not None:
+        try:
+            torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise CheckpointError(f"ckpt_path: cannot resume from {path}: not a readable checkpoint ({type(err).__name__})") from None
+        log.info("resuming from %s", path)
+    return path
+
+
+def train(cfg: DictConfig) -> L.Trainer:
+    L.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.run_dir)
+    ckpt = resolve_checkpoint(cfg.ckpt_path, run_dir, Path(cfg.paths.runs_dir) / cfg.task_name)
+    datamodule = instantiate(cfg.data)
+    module = build_module(cfg)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    loggers = [instantiate(c) for c in cfg.logger.values()]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    # A final checkpoint whatever the save interval, so a finished run always resumes exactly.
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    log.info("run directory: %s", run_dir)
+    return trainer
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except USER_ERRORS as err:
+        log.error("%s", err)
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The real ``mfs-train`` entry point, end to end, with tiny limits."""
+
+import csv
+
+import pytest
+import torch
+
+from conftest import last_checkpoint, run_mfs_train
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_profile_trains_checkpoints_and_draws_a_grid(tmp_path, face_cache):
+    run_dir = tmp_path / "run"
+    result = run_mfs_train("profile=smoke", "trainer.max_steps=3", "logger=wandb", f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = last_checkpoint(run_dir)
+    assert ckpt["global_step"] == 3
+    assert not any(k.startswith("helpers.") for k in ckpt["state_dict"])  # helpers are rebuilt from config
+    assert any(k.startswith("student.iin.") for k in ckpt["state_dict"])
+    assert len(ckpt["optimizer_states"]) == 2
+    assert sorted(p.name for p in (run_dir / "images").glob("*.png")) == ["step_0000002.png", "step_0000003.png"]
+    assert list((run_dir / "wandb").glob("offline-run-*"))
+
+
+def test_killed_run_resumes_step_count_and_optimiser(tmp_path, face_cache):
+    first = run_mfs_train("trainer.max_steps=2", "hydra.run.dir=runs/train/first", cwd=tmp_path, cache=face_cache)
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = run_mfs_train("trainer.max_steps=4", "ckpt_path=last", "hydra.run.dir=runs/train/second", cwd=tmp_path, cache=face_cache)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr + resumed.stdout
+    ckpt = last_checkpoint(tmp_path / "runs/train/second")
+    assert ckpt["global_step"] == 4
+    adam_steps = {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}
+    assert adam_steps == {4.0}  # the generator's Adam state carried over from the first run
+    with open(tmp_path / "runs/train/second/csv/version_0/metrics.csv") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/g")]
+    assert steps and min(steps) >= 2  # logging continued after step 2, it did not restart
+
+
+def test_rerun_in_the_same_directory_resumes_automatically(tmp_path, face_cache):
+    for max_steps in (2, 3):
+        result = run_mfs_train(f"trainer.max_steps={max_steps}", "hydra.run.dir=runs/train/same", cwd=tmp_path, cache=face_cache)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert last_checkpoint(tmp_path / "runs/train/same")["global_step"] == 3
+
+
+def test_missing_weights_file_is_one_clear_error(tmp_path, face_cache):
+    result = run_mfs_train("teacher.pretrained=/nowhere/latest_net_G.pth", "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    assert "teacher.pretrained: weights file not found: /nowhere/latest_net_G.pth" in result.stderr
+    assert "latest_net_G.pth (a Generator_Adain_Upsample state dict)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_mismatched_weights_file_is_one_clear_error(tmp_path, face_cache):
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, wrong)
+    result = run_mfs_train(f"identity.pretrained={wrong}", "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    assert f"identity.pretrained: {wrong} does not match IRSEResNet" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_checkpoint_is_one_clear_error(tmp_path, face_cache):
+    corrupt = tmp_path / "broken.ckpt"
+    corrupt.write_bytes(b"not a checkpoint")
+    result = run_mfs_train(f"ckpt_path={corrupt}", "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    assert f"ckpt_path: cannot resume from {corrupt}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert corrupt.read_bytes() == b"not a checkpoint"
+
+
+def test_ddp_with_two_cpu_processes(tmp_path, face_cache):
+    run_dir = tmp_path / "ddp"
+    result = run_mfs_train(
+        "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=2", "data.batch_size=2",
+        f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GLOBAL_RANK: 1" in result.stderr + result.stdout or "distributed_backend=gloo" in result.stderr + result.stdout
+    assert last_checkpoint(run_dir)["global_step"] == 2

@@ -1,0 +1,68 @@
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from mobilefaceswap.data import EmbeddedFacesDataModule
+from mobilefaceswap.modules.student_gan import LossConfig
+from mobilefaceswap.train import build_module
+
+
+@pytest.fixture
+def smoke_module(compose_train):
+    torch.manual_seed(0)
+    return build_module(compose_train("profile=smoke"))
+
+
+@pytest.fixture
+def fixed_batch(face_cache):
+    data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, batch_size=4, augment=False, seed=0)
+    data.setup("fit")
+    return next(iter(data.train_dataloader()))
+
+
+def test_embedded_data_are_real_aligned_faces(fixed_batch, face_cache):
+    assert fixed_batch["source"].shape == (4, 3, 224, 224)
+    assert 0 <= fixed_batch["target"].min() and fixed_batch["target"].max() <= 1
+    assert fixed_batch["target"].std() > 0.05  # photographs, not blank frames
+    import numpy as np
+
+    with np.load(face_cache / "embedded_faces_224.npz") as data:
+        assert len(data["faces"]) >= 7 and len(np.unique(data["identities"])) == len(data["faces"])
+
+
+def test_twenty_steps_on_a_fixed_batch_lower_the_generator_loss(smoke_module, fixed_batch):
+    module = smoke_module.train()
+    opt = torch.optim.Adam(module.student.parameters(), lr=1e-2, betas=(0.0, 0.99))
+    ref = module.distillation_targets(fixed_batch["source"], fixed_batch["target"])
+    history = []
+    for _ in range(20):
+        out = module.student(fixed_batch["target"], ref.source_identity.z, ref.source_identity.map)
+        loss = module.generator_losses(out, ref)["total"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    assert history[-1] < 0.8 * history[0], history
+
+
+def test_reweighting_uses_identity_similarity(smoke_module, fixed_batch):
+    ref = smoke_module.distillation_targets(fixed_batch["source"], fixed_batch["target"])
+    assert ref.alpha.shape == (4,) and (ref.alpha <= 1).all() and (ref.alpha >= 0).all()
+    smoke_module.loss_cfg = LossConfig(reweight_identity=False)
+    assert torch.equal(smoke_module.distillation_targets(fixed_batch["source"], fixed_batch["target"]).alpha, torch.ones(4))
+
+
+def test_nonfinite_losses_skip_the_update_then_stop(smoke_module, fixed_batch, tmp_path):
+    smoke_module.optim_cfg.max_nonfinite_steps = 3
+    bad = dict(fixed_batch, source=torch.full_like(fixed_batch["source"], float("nan")))
+    before = {k: v.clone() for k, v in smoke_module.student.state_dict().items()}
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    with pytest.raises(FloatingPointError, match="3 consecutive steps"):
+        trainer.fit(smoke_module, train_dataloaders=DataLoader([bad] * 5, batch_size=None))
+    after = smoke_module.student.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    assert trainer.global_step == 0
