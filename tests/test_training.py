@@ -27,7 +27,7 @@ def test_embedded_data_are_real_aligned_faces(fixed_batch, face_cache):
     assert fixed_batch["target"].std() > 0.05  # photographs, not blank frames
     import numpy as np
 
-    with np.load(face_cache / "embedded_faces_224.npz") as data:
+    with np.load(face_cache / "embedded_faces_arcface_224.npz") as data:
         assert len(data["faces"]) >= 7 and len(np.unique(data["identities"])) == len(data["faces"])
 
 

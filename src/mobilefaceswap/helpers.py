@@ -10,22 +10,39 @@ from omegaconf import DictConfig
 from torch import nn
 
 from mobilefaceswap.models.identity import IdentityEncoder
+from mobilefaceswap.models.identity_onnx import load_onnx_identity
 from mobilefaceswap.models.parsing import FaceParser
-from mobilefaceswap.models.pretrained import freeze, load_pretrained
+from mobilefaceswap.models.pretrained import WeightsError, freeze, load_pretrained
+from mobilefaceswap.models.teachers import Teacher
 
 
-def load_network(cfg: DictConfig, group: str) -> nn.Module:
+def load_network(cfg: DictConfig, key: str) -> nn.Module:
+    """``cfg.net`` with the weights of ``cfg.pretrained`` (an ONNX file brings its own graph)."""
+    if cfg.pretrained is not None and str(cfg.pretrained).endswith(".onnx"):
+        return load_onnx_identity(cfg.pretrained, f"{key}.pretrained")
+    if cfg.net is None:
+        raise WeightsError(f"{key}.pretrained: this network has no built-in architecture; set it to {cfg.expected}")
     net = instantiate(cfg.net)
     ignore = getattr(net, "checkpoint_ignore", ())
-    return load_pretrained(net, cfg.pretrained, f"{group}.pretrained", cfg.expected, ignore)
+    return load_pretrained(net, cfg.pretrained, f"{key}.pretrained", cfg.expected, ignore)
 
 
-def build_teacher(cfg: DictConfig) -> nn.Module:
-    return freeze(load_network(cfg, "teacher"))
+def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:
+    encoder = IdentityEncoder(
+        load_network(cfg, key),
+        input_size=cfg.input_size,
+        mean=tuple(cfg.mean),
+        std=tuple(cfg.std),
+        interpolation=cfg.interpolation,
+        crop_box=cfg.crop_box,
+    )
+    return freeze(encoder)
 
 
-def build_identity(cfg: DictConfig) -> IdentityEncoder:
-    return freeze(IdentityEncoder(load_network(cfg, "identity"), input_size=cfg.input_size))
+def build_teacher(cfg: DictConfig) -> Teacher:
+    """The generator, and its own identity network unless it shares the student's."""
+    identity = None if cfg.identity is None else build_identity(cfg.identity, "teacher.identity")
+    return freeze(Teacher(load_network(cfg, "teacher"), identity))
 
 
 def build_perceptual(cfg: DictConfig) -> nn.Module:

@@ -4,11 +4,15 @@ The paper's "FLOPs" are multiply-accumulates (DESIGN.md section 5); torch's FLOP
 counts 2 FLOPs per MAC, so its totals are halved.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mobilefaceswap.models import BakedMobileFaceSwap, MobileFaceSwap
+from mobilefaceswap.models.identity import IRSEResNet
+from mobilefaceswap.models.teachers import FaceShifterGenerator, SimSwapGenerator
 
 # (params, MACs) from the paper, Table 1 and section 4.
 PAPER = {
@@ -61,6 +65,51 @@ def student_stats(size: int) -> dict:
             )
         rows[part] = row
     return {"input_size": size, "parts": rows}
+
+
+def _generator_inputs(size: int) -> Callable[[], tuple]:
+    return lambda: (torch.rand(1, 3, size, size), torch.rand(1, 512))
+
+
+# name -> (network, its inputs, the paper's params and MACs where Table 1 gives them)
+NETWORKS: dict[str, tuple[Callable[[], nn.Module], Callable[[], tuple], tuple]] = {
+    "identity network IR-SE [3,4,23,3] @112": (IRSEResNet, lambda: (torch.rand(1, 3, 112, 112),), (52.2e6, 7.52e9)),
+    "SimSwap generator @224": (SimSwapGenerator, _generator_inputs(224), (45.6e6, 48.2e9)),
+    "SimSwap generator @512": (lambda: SimSwapGenerator(crop_size=512), _generator_inputs(512), (None, None)),
+    "FaceShifter AEI-Net @256": (FaceShifterGenerator, _generator_inputs(256), (350e6, 91.1e9)),
+}
+
+
+def network_stats() -> list[dict]:
+    """The identity network, the injection side and the teachers, built on the meta device (no compute)."""
+    rows = []
+    with torch.device("meta"):
+        for name, (build, inputs, (paper_params, paper_macs)) in NETWORKS.items():
+            net = build().eval()
+            counter = FlopCounterMode(display=False)
+            with counter, torch.no_grad():
+                net(*inputs())
+            rows.append(dict(name=name, params=count_params(net), macs=counter.get_total_flops() // 2,
+                             paper_params=paper_params, paper_macs=paper_macs))
+        student = MobileFaceSwap()
+    injection = count_params(student.iin) + count_params(student.idn) + count_params(student.fusion)
+    rows.append(dict(name="injection side: IIN + head + fusion", params=injection, macs=None, paper_params=20.7e6, paper_macs=None))
+    total = injection + rows[0]["params"]
+    rows.append(dict(name="image setting: identity network + injection side", params=total, macs=None, paper_params=72.8e6, paper_macs=None))
+    return rows
+
+
+def format_networks(rows: list[dict]) -> str:
+    def num(value, scale, unit):
+        return "-" if value is None else f"{value / scale:.2f}{unit}"
+
+    lines = [f"{'network':50} {'params':>9} {'paper':>8} {'MACs':>8} {'paper':>7}"]
+    for r in rows:
+        lines.append(
+            f"{r['name']:50} {num(r['params'], 1e6, 'M'):>9} {num(r['paper_params'], 1e6, 'M'):>8} "
+            f"{num(r['macs'], 1e9, 'G'):>8} {num(r['paper_macs'], 1e9, 'G'):>7}"
+        )
+    return "\n".join(lines)
 
 
 def format_table(stats: dict) -> str:

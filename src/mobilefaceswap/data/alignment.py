@@ -1,7 +1,8 @@
-"""Face alignment to the 5-point ArcFace template, scaled to the crop size.
+"""Face alignment of five landmarks (eye centres, nose tip, mouth corners) onto a template.
 
-This is the alignment of the released MobileFaceSwap code and of SimSwap at 224: the
-student must see faces aligned as its teacher saw them.
+``arcface``: the 112 ArcFace template scaled to the crop, as the released MobileFaceSwap
+code and SimSwap at 224 align. ``ffhq``: the FFHQ-style template (SimSwap 512, FaceShifter).
+The student must see faces aligned as its teacher saw them.
 """
 
 import cv2
@@ -10,19 +11,31 @@ from insightface.utils.face_align import arcface_dst
 from skimage.transform import SimilarityTransform
 
 
-def arcface_template(size: int) -> np.ndarray:
-    """(5, 2) template: eye centres, nose tip, mouth corners (image left first) for a size x size crop."""
-    return arcface_dst * (size / 112.0)
+# Five points, image-left first, as fractions of the crop side.
+TEMPLATES = {
+    "arcface": arcface_dst / 112.0,
+    "ffhq": np.array(
+        [[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935], [201.26117, 371.41043], [313.08905, 371.15118]]
+    )
+    / 512.0,
+}
 
 
-def alignment_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:
+def face_template(size: int, name: str = "arcface") -> np.ndarray:
+    """(5, 2) template in pixels of a size x size crop."""
+    if name not in TEMPLATES:
+        raise ValueError(f"unknown alignment template {name!r}: use one of {sorted(TEMPLATES)}")
+    return TEMPLATES[name] * size
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int, template: str = "arcface") -> np.ndarray:
     """(5, 2) landmarks in the image -> (2, 3) similarity transform onto the template."""
-    transform = SimilarityTransform.from_estimate(np.asarray(landmarks, np.float64), arcface_template(size))
+    transform = SimilarityTransform.from_estimate(np.asarray(landmarks, np.float64), face_template(size, template))
     return transform.params[:2].astype(np.float32)
 
 
-def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def align_face(image: np.ndarray, landmarks: np.ndarray, size: int, template: str = "arcface") -> tuple[np.ndarray, np.ndarray]:
     """image (H, W, 3) -> aligned crop (size, size, 3) and the (2, 3) matrix that made it."""
-    matrix = alignment_matrix(landmarks, size)
+    matrix = alignment_matrix(landmarks, size, template)
     crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return crop, matrix

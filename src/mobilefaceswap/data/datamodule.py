@@ -1,7 +1,5 @@
 """Lightning DataModules of aligned source/target pairs."""
 
-from pathlib import Path
-
 import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
@@ -16,6 +14,7 @@ class FacePairDataModule(L.LightningDataModule):
     def __init__(
         self,
         size: int = 224,
+        template: str = "arcface",
         batch_size: int = 4,
         num_workers: int = 0,
         same_identity_ratio: float = 0.2,
@@ -69,8 +68,8 @@ class EmbeddedFacesDataModule(FacePairDataModule):
         self.cache_dir = cache_dir
 
     def prepare_data(self) -> None:
-        prepare_embedded_faces(self.cache_dir, self.hparams.size)
+        prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)
 
     def load_faces(self) -> tuple[np.ndarray, np.ndarray]:
-        with np.load(prepare_embedded_faces(self.cache_dir, self.hparams.size)) as data:
+        with np.load(prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)) as data:
             return data["faces"], data["identities"]

@@ -36,16 +36,18 @@ def bundled_photos() -> dict[str, np.ndarray]:
     return photos
 
 
-def prepare_embedded_faces(cache_dir: str | Path, size: int, detector: DlibFaceDetector | None = None) -> Path:
+def prepare_embedded_faces(
+    cache_dir: str | Path, size: int, template: str = "arcface", detector: DlibFaceDetector | None = None
+) -> Path:
     """Detect and align every bundled face at ``size``; returns the cache file (reused if present)."""
-    path = Path(cache_dir).expanduser() / f"embedded_faces_{size}.npz"
+    path = Path(cache_dir).expanduser() / f"embedded_faces_{template}_{size}.npz"
     if path.is_file():
         return path
     detector = detector or DlibFaceDetector()
     faces, names = [], []
     for name, image in tqdm(bundled_photos().items(), desc="aligning bundled faces", unit="photo"):
         for i, face in enumerate(detector(image)):
-            faces.append(align_face(image, face.landmarks5, size)[0])
+            faces.append(align_face(image, face.landmarks5, size, template)[0])
             names.append(f"{name}#{i}")
     if len(faces) < 2:
         raise DataError(f"found {len(faces)} faces in the bundled photos; need at least 2 identities")

@@ -64,7 +64,12 @@ class IRBlock(nn.Module):
 
 
 class IRSEResNet(nn.Module):
-    """112x112 normalised face -> (unnormalised embedding (B, 512), feature map (B, C4, 7, 7))."""
+    """112x112 normalised face -> (unnormalised embedding (B, 512), feature map (B, C4, 7, 7)).
+
+    ``layers`` (3, 4, 14, 3) is the 50-layer network, (3, 13, 30, 3) the 100-layer one;
+    ``use_se=False`` gives the plain IR ResNet. The stem has no padding, as in the released
+    networks (112 -> 110 -> 55 -> 28 -> 14 -> 7).
+    """
 
     def __init__(
         self,
@@ -74,7 +79,7 @@ class IRSEResNet(nn.Module):
         use_se: bool = True,
     ):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, channels[0], 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(3, channels[0], 3, bias=False)
         self.bn1 = nn.BatchNorm2d(channels[0])
         self.prelu = nn.PReLU()
         self.maxpool = nn.MaxPool2d(2, 2)
@@ -93,7 +98,7 @@ class IRSEResNet(nn.Module):
         self.bn3 = nn.BatchNorm1d(embedding_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.maxpool(self.prelu(self.bn1(self.conv1(x))))  # (B, C0, 56, 56)
+        x = self.maxpool(self.prelu(self.bn1(self.conv1(x))))  # (B, C0, 55, 55)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, C4, 7, 7)
         feature_map = self.bn2(x)
         embedding = self.bn3(self.fc(self.dropout(feature_map).flatten(1)))
@@ -101,16 +106,42 @@ class IRSEResNet(nn.Module):
 
 
 class IdentityEncoder(nn.Module):
-    """Aligned face in [0, 1] at any size -> IdentityFeatures, with the network's own preprocessing."""
+    """Aligned face in [0, 1] at any size -> IdentityFeatures, with the network's own preprocessing.
 
-    def __init__(self, backbone: nn.Module, input_size: int = 112, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    ``backbone`` maps a normalised (B, 3, input_size, input_size) crop to (embedding, map).
+    ``crop_box`` (x0, y0, x1, y1, fractions of the face) is cut before resizing; SimSwap and
+    the released MobileFaceSwap resize the whole crop (``None``).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        input_size: int = 112,
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
+        interpolation: str = "bilinear",
+        crop_box: tuple[float, float, float, float] | None = None,
+    ):
         super().__init__()
+        if interpolation not in ("bilinear", "nearest", "area"):
+            raise ValueError(f"interpolation={interpolation!r}: use bilinear, nearest or area")
         self.backbone = backbone
         self.input_size = input_size
+        self.interpolation = interpolation
+        self.crop_box = tuple(crop_box) if crop_box is not None else None
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        if self.crop_box is not None:
+            h, w = image.shape[2:]
+            x0, y0, x1, y1 = self.crop_box
+            image = image[:, :, round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
+        size = (self.input_size,) * 2
+        align = False if self.interpolation == "bilinear" else None
+        x = F.interpolate(image, size=size, mode=self.interpolation, align_corners=align)
+        return (x - self.mean) / self.std
+
     def forward(self, image: torch.Tensor) -> IdentityFeatures:
-        x = F.interpolate(image, size=(self.input_size,) * 2, mode="bilinear", align_corners=False, antialias=True)
-        embedding, feature_map = self.backbone((x - self.mean) / self.std)
+        embedding, feature_map = self.backbone(self.preprocess(image))
         return IdentityFeatures(z=F.normalize(embedding, dim=1), map=feature_map)

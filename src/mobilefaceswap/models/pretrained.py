@@ -12,22 +12,53 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
+# Whole pickled models (e.g. SimSwap's arcface_checkpoint.tar) are rebuilt by torch's
+# weights-only unpickler from these classes alone; a class of the original repository is
+# mapped onto an empty stand-in module, so none of its code is needed or run.
+PICKLED_LAYERS = (
+    nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Dropout,
+    nn.Linear, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Sequential, nn.ModuleList, set,
+)
+PICKLED_FOREIGN_CLASSES = (
+    "models.arcface_models.ResNet",
+    "models.arcface_models.IRBlock",
+    "models.arcface_models.SEBlock",
+)
+
+
+class PickledModuleStandIn(nn.Module):
+    """Holds the parameters and submodules of an unpickled foreign module; never called."""
+
+
+def _stand_ins() -> list[tuple[type, str]]:
+    return [(type(name.rsplit(".", 1)[1], (PickledModuleStandIn,), {}), name) for name in PICKLED_FOREIGN_CLASSES]
+
 
 class WeightsError(RuntimeError):
     """A configured weights file is missing, unreadable or does not fit the network."""
 
 
 def read_state_dict(path: str | Path, config_key: str, expected: str) -> dict[str, torch.Tensor]:
-    """Read a tensor dict with ``weights_only=True``; unwraps Lightning/``state_dict`` wrappers."""
+    """Read a tensor dict with ``weights_only=True``.
+
+    Accepts a state dict, a checkpoint holding one under ``state_dict``, or a whole pickled
+    model built from the allow-listed classes (its state dict is taken).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise WeightsError(f"{config_key}: weights file not found: {path} (expected {expected})")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([*PICKLED_LAYERS, *_stand_ins()]):
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling or zip failure means the same thing to the user
-        raise WeightsError(f"{config_key}: cannot read {path} as a PyTorch weights file ({type(err).__name__})") from None
+        reason = str(err).splitlines()[0] if "Unsupported global" in str(err) else type(err).__name__
+        raise WeightsError(f"{config_key}: cannot read {path} as a PyTorch weights file ({reason})") from None
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
+    if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
+        state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{config_key}: {path} holds no state dict (expected {expected})")
     return state

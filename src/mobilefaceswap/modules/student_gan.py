@@ -96,7 +96,7 @@ class StudentGAN(L.LightningModule):
     def distillation_targets(self, source: torch.Tensor, target: torch.Tensor) -> DistillationTargets:
         h, cfg = self.helpers, self.loss_cfg
         source_identity = self.identity(source)
-        teacher_image = h["teacher"](target, source_identity.z)
+        teacher_image = h["teacher"](source, target, source_identity.z)
         quality = torch.ones(len(source), device=source.device)
         if cfg.reweight_quality and "quality" in h:
             quality = h["quality"](teacher_image)

@@ -1,9 +1,9 @@
 """SimSwap's generator (``Generator_Adain_Upsample``), with the official state-dict names.
 
-Encoder (7x7 conv, three stride-2 convs) -> n AdaIN residual blocks driven by the source
-identity -> three bilinear up-convs -> 7x7 conv -> tanh, mapped to [0, 1]. Input is the
-aligned target in [0, 1] and the L2-normalised identity embedding of the source.
-``base_channels`` and ``n_blocks`` shrink it for tests; the official 224 model is 64 and 9.
+Encoder (7x7 conv, stride-2 convs) -> n AdaIN residual blocks driven by the source
+identity -> bilinear up-convs -> 7x7 conv -> tanh, mapped to [0, 1]. Input is the aligned
+target in [0, 1] and the L2-normalised identity embedding of the source. ``base_channels``
+and ``n_blocks`` shrink it for tests; the official models are 64 and 9.
 """
 
 import torch
@@ -62,23 +62,37 @@ def _up(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class SimSwapGenerator(nn.Module):
-    def __init__(self, base_channels: int = 64, n_blocks: int = 9, latent_size: int = 512):
+    """``crop_size=224``: the official 224 model (widths 64..512, downs 1-3).
+    ``crop_size=512``: the 512 model (a 32-channel first stage, downs 0-4, bottleneck at 1/32).
+    """
+
+    def __init__(self, base_channels: int = 64, n_blocks: int = 9, latent_size: int = 512, crop_size: int = 224):
         super().__init__()
+        if crop_size not in (224, 512):
+            raise ValueError(f"SimSwap generators exist for crop_size 224 and 512, not {crop_size}")
         c = base_channels
-        self.first_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, c, 7), nn.BatchNorm2d(c), nn.ReLU(True))
-        self.down1 = _down(c, c * 2)
-        self.down2 = _down(c * 2, c * 4)
-        self.down3 = _down(c * 4, c * 8)
-        self.BottleNeck = nn.ModuleList(ResnetBlockAdain(c * 8, latent_size) for _ in range(n_blocks))  # noqa: N815
-        self.up3 = _up(c * 8, c * 4)
-        self.up2 = _up(c * 4, c * 2)
-        self.up1 = _up(c * 2, c)
-        self.last_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(c, 3, 7), nn.Tanh())
+        # (name index, in, out) of each stride-2 stage; the ups mirror them.
+        stages = [(1, c, 2 * c), (2, 2 * c, 4 * c), (3, 4 * c, 8 * c)]
+        first = c
+        if crop_size == 512:
+            first = c // 2
+            stages = [(0, c // 2, c), *stages, (4, 8 * c, 8 * c)]
+        self.stage_names = [i for i, _, _ in stages]
+        self.first_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, first, 7), nn.BatchNorm2d(first), nn.ReLU(True))
+        for i, a, b in stages:
+            setattr(self, f"down{i}", _down(a, b))
+        self.BottleNeck = nn.ModuleList(ResnetBlockAdain(8 * c, latent_size) for _ in range(n_blocks))  # noqa: N815
+        for i, a, b in reversed(stages):
+            setattr(self, f"up{i}", _up(b, a))
+        self.last_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(first, 3, 7), nn.Tanh())
 
     def forward(self, target: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
         """target: (B, 3, S, S) in [0, 1]; z_id: (B, 512) -> swapped (B, 3, S, S) in [0, 1]."""
-        x = self.down3(self.down2(self.down1(self.first_layer(target))))
+        x = self.first_layer(target)
+        for i in self.stage_names:
+            x = getattr(self, f"down{i}")(x)
         for block in self.BottleNeck:
             x = block(x, z_id)
-        x = self.last_layer(self.up1(self.up2(self.up3(x))))
-        return (x + 1) / 2
+        for i in reversed(self.stage_names):
+            x = getattr(self, f"up{i}")(x)
+        return (self.last_layer(x) + 1) / 2

@@ -1,0 +1,1 @@
+"""Converters from the weight files other projects published."""
