@@ -7,6 +7,8 @@ import torch
 
 from conftest import last_checkpoint, run_mfs_train
 
+from mobilefaceswap.models.swapper import load_swapper
+
 pytestmark = pytest.mark.slow
 
 
@@ -21,6 +23,9 @@ def test_smoke_profile_trains_checkpoints_and_draws_a_grid(tmp_path, face_cache)
     assert len(ckpt["optimizer_states"]) == 2
     assert sorted(p.name for p in (run_dir / "images").glob("*.png")) == ["step_0000002.png", "step_0000003.png"]
     assert list((run_dir / "wandb").glob("offline-run-*"))
+    swapper = load_swapper(run_dir / "swapper.pt")  # ready for mfs swap / mfs export
+    for k, v in swapper.student.state_dict().items():
+        assert torch.equal(v, ckpt["state_dict"][f"student.{k}"]), k
 
 
 def test_killed_run_resumes_step_count_and_optimiser(tmp_path, face_cache):

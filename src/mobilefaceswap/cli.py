@@ -3,6 +3,10 @@
 import argparse
 import json
 import sys
+import warnings
+
+# face_recognition_models locates its files with pkg_resources; the notice is not the user's concern.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 
 def _stats(args: argparse.Namespace) -> None:
@@ -41,6 +45,60 @@ def _convert_paddle(args: argparse.Namespace) -> None:
     print(f"identity network state dict (for identity.pretrained): {identity_path}")
 
 
+def _swap(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import cv2
+
+    from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+    from mobilefaceswap.inference.swap import Swapping, read_image, swap_targets
+    from mobilefaceswap.models.swapper import load_swapper
+
+    pipeline = FaceSwapPipeline(
+        load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime
+    )
+    source = read_image(args.source)
+    if args.aligned:
+        size = pipeline.swapper.crop_size
+        pipeline.set_aligned_source(cv2.resize(source, (size, size), interpolation=cv2.INTER_AREA))
+    else:
+        pipeline.set_source(source)
+    if args.only:
+        pipeline.only_faces_like(read_image(args.only))
+    summary = swap_targets(Swapping(pipeline, aligned=args.aligned, progress=not args.quiet), Path(args.target), Path(args.output))
+    print(json.dumps(summary.as_dict(), indent=2))
+
+
+def _export(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from mobilefaceswap.inference.export import export_baked
+    from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+    from mobilefaceswap.inference.swap import read_image
+    from mobilefaceswap.models.swapper import load_swapper
+
+    pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
+    pipeline.set_source(read_image(args.source))
+    name = args.name or Path(args.source).stem
+    report = export_baked(pipeline.baked, pipeline.swapper.crop_size, args.out, name, quantize=args.quantize)
+    print(json.dumps(report, indent=2))
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from mobilefaceswap.inference.bench import run_bench
+    from mobilefaceswap.models.swapper import load_swapper
+    from mobilefaceswap.utils import write_atomic
+
+    swapper = load_swapper(args.checkpoint) if args.checkpoint else None
+    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        write_atomic(Path(args.out), lambda tmp: Path(tmp).write_text(text + "\n"))
+    print(text if args.json else "\n".join(f"{k:32} {v}" for k, v in report["fps"].items()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--arcface", required=True, help="arcface.pdparams")
     convert.add_argument("--out", required=True, help="output folder")
     convert.set_defaults(run=_convert_paddle)
+
+    swap = commands.add_parser("swap", help="swap a source identity into images, videos or folders")
+    swap.add_argument("--source", required=True, help="image of the source face (its largest face is used)")
+    swap.add_argument("--target", required=True, help="image, video, or folder of them")
+    swap.add_argument("--output", required=True, help="output file (or folder for a folder target)")
+    swap.add_argument("--checkpoint", required=True, help="swapper file: mfs convert-paddle output or a run's swapper.pt")
+    swap.add_argument("--only", help="swap only faces of the person in this image")
+    swap.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
+    swap.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
+    swap.add_argument("--smoothing", type=float, default=0.5, help="video: weight of past landmarks (0 = none)")
+    swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
+    swap.add_argument("--quiet", action="store_true", help="no progress bar")
+    swap.set_defaults(run=_swap)
+
+    export = commands.add_parser("export", help="bake a source identity and export ONNX and TorchScript")
+    export.add_argument("--checkpoint", required=True, help="swapper file")
+    export.add_argument("--source", required=True, help="image of the source face")
+    export.add_argument("--out", required=True, help="output folder")
+    export.add_argument("--name", help="file name stem (default: the source's)")
+    export.add_argument("--quantize", action="store_true", help="also an int8 dynamic-quantised ONNX")
+    export.set_defaults(run=_export)
+
+    bench = commands.add_parser("bench", help="fps of the baked student, SimSwap and the 720p video pipeline")
+    bench.add_argument("--json", action="store_true", help="print the whole JSON report")
+    bench.add_argument("--out", help="also write the JSON report to this file")
+    bench.add_argument("--checkpoint", help="swapper file (default: random weights; speed does not depend on them)")
+    bench.add_argument("--threads", type=int, default=2)
+    bench.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
+    bench.add_argument("--frames", type=int, default=100, help="frames of the 720p clip")
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -64,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (OSError, ValueError, RuntimeError) as err:  # WeightsError is a RuntimeError
+    except (OSError, ValueError, RuntimeError) as err:  # WeightsError and DataError are RuntimeErrors
         sys.exit(f"mfs {args.command}: error: {err}")
 
 

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
 from mobilefaceswap.models.pretrained import WeightsError
+from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.modules import StudentGAN
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 # The frozen helpers are in eval mode on purpose, and resuming is decided in resolve_checkpoint.
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 warnings.filterwarnings("ignore", message=r"`.fit\(ckpt_path=None\)` was called without a model")
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # from face_recognition_models
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
@@ -70,6 +72,18 @@ def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> 
     return path
 
 
+def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
+    """The trained student with its identity network, ready for ``mfs swap`` and ``mfs export``."""
+    net = cfg.identity.net
+    if net is None or not str(net.get("_target_", "")).endswith("IRSEResNet"):
+        log.info("no swapper.pt: the identity network is not an IRSEResNet (use the checkpoint with your own)")
+        return
+    arch = {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}
+    alignment = cfg.teacher.alignment
+    save_swapper(path, module.student, module.helpers["identity"], arch, alignment.size, alignment.template, origin=f"trained in {path.parent}")
+    log.info("swapper for mfs swap / mfs export: %s", path)
+
+
 def train(cfg: DictConfig) -> L.Trainer:
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
@@ -84,6 +98,8 @@ def train(cfg: DictConfig) -> L.Trainer:
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     # A final checkpoint whatever the save interval, so a finished run always resumes exactly.
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    if trainer.is_global_zero:
+        export_swapper(cfg, module, run_dir / "swapper.pt")
     log.info("run directory: %s", run_dir)
     return trainer
 

@@ -24,6 +24,26 @@ class DetectedFace:
         return float(np.linalg.norm(right - left))
 
 
+class DlibFaceRecognizer:
+    """dlib's 128-d face descriptor (the face_recognition_models ResNet); same person below 0.6."""
+
+    same_person_distance = 0.6
+
+    @cached_property
+    def _model(self):
+        import dlib
+        import face_recognition_models
+
+        return dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+
+    def descriptor(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
+        import dlib
+
+        rect = dlib.rectangle(*face.box)
+        shape = dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in face.landmarks68])
+        return np.array(self._model.compute_face_descriptor(np.ascontiguousarray(image), shape))
+
+
 class DlibFaceDetector:
     """HOG face detector + 68-point shape predictor; needs no download."""
 
@@ -38,13 +58,24 @@ class DlibFaceDetector:
 
         return dlib.get_frontal_face_detector(), dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
 
-    def __call__(self, image: np.ndarray) -> list[DetectedFace]:
-        """image: (H, W, 3) uint8 RGB -> faces, largest first."""
+    def __call__(self, image: np.ndarray, upsample: int | None = None) -> list[DetectedFace]:
+        """image: (H, W, 3) uint8 RGB -> faces, largest first. ``upsample`` finds smaller faces, slower."""
         detector, predictor = self._models
-        rects, scores, _ = detector.run(np.ascontiguousarray(image), self.upsample, self.min_score)
+        image = np.ascontiguousarray(image)
+        rects, scores, _ = detector.run(image, self.upsample if upsample is None else upsample, self.min_score)
         faces = []
         for rect, score in zip(rects, scores):
             shape = predictor(image, rect)
             points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], np.float32)
             faces.append(DetectedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score), points))
         return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+    def in_window(self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0) -> list[DetectedFace]:
+        """Faces inside ``box`` (left, top, right, bottom) of ``image``, in image coordinates."""
+        left, top, right, bottom = box
+        faces = self(image[top:bottom, left:right], upsample)
+        shift = np.array([left, top], np.float32)
+        return [
+            DetectedFace((f.box[0] + left, f.box[1] + top, f.box[2] + left, f.box[3] + top), f.score, f.landmarks68 + shift)
+            for f in faces
+        ]

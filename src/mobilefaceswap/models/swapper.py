@@ -58,6 +58,7 @@ def save_swapper(
                 "mean": identity.mean.flatten().tolist(),
                 "std": identity.std.flatten().tolist(),
                 "interpolation": identity.interpolation,
+                "crop_box": list(identity.crop_box) if identity.crop_box is not None else None,
             },
             "state_dict": identity.backbone.state_dict(),
         },

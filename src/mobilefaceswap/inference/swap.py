@@ -1,0 +1,116 @@
+"""``mfs swap``: swap one source identity into images, videos or folders of them."""
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.video import is_video, transcode
+from mobilefaceswap.utils import write_atomic
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+@dataclass
+class SwapSummary:
+    images: int = 0
+    videos: int = 0
+    frames: int = 0
+    faces_swapped: int = 0
+    frames_without_face: int = 0
+    skipped: list[str] = field(default_factory=list)  # "path: reason"
+    truncated_videos: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """RGB uint8, or DataError with one line."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    def write(tmp: str) -> None:
+        if not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise DataError(f"cannot write image {path}")
+
+    write_atomic(path, write)
+
+
+class Swapping:
+    """Swaps targets one by one into outputs, counting what happened."""
+
+    def __init__(self, pipeline: FaceSwapPipeline, aligned: bool = False, progress: bool = True):
+        self.pipeline = pipeline
+        self.aligned = aligned
+        self.progress = progress
+        self.summary = SwapSummary()
+
+    def _frame(self, frame: np.ndarray, video: bool) -> np.ndarray:
+        if self.aligned:  # raw network output, as the released code writes without merging
+            crop = cv2.resize(frame, (self.pipeline.swapper.crop_size,) * 2, interpolation=cv2.INTER_AREA)
+            out, count = self.pipeline.swap_aligned(crop)[0], 1
+        else:
+            out, count = self.pipeline.swap_frame(frame, video=video)
+        self.summary.frames += 1
+        self.summary.faces_swapped += count
+        self.summary.frames_without_face += count == 0
+        return out
+
+    def image(self, source: Path, destination: Path) -> None:
+        self.pipeline.reset()
+        write_image(destination, self._frame(read_image(source), video=False))
+        self.summary.images += 1
+
+    def video(self, source: Path, destination: Path) -> None:
+        self.pipeline.reset()
+        result = transcode(source, destination, lambda frame: self._frame(frame, video=True), progress=self.progress)
+        self.summary.videos += 1
+        if result.truncated:
+            self.summary.truncated_videos.append(str(source))
+
+    def path(self, source: Path, destination: Path) -> None:
+        (self.video if is_video(source) else self.image)(source, destination)
+
+
+def output_for(target: Path, output: Path, folder: bool) -> Path:
+    if not folder:
+        return output
+    name = target.with_suffix(".mp4").name if is_video(target) else target.name
+    return output / name
+
+
+def swap_targets(swapping: Swapping, target: Path, output: Path) -> SwapSummary:
+    """One file, or every image and video of a folder (unreadable ones are skipped and listed)."""
+    folder = target.is_dir()
+    if folder:
+        targets = sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES or is_video(p))
+        if not targets:
+            raise DataError(f"no image or video in {target}")
+    elif target.is_file():
+        targets = [target]
+    else:
+        raise DataError(f"target not found: {target}")
+    inputs = {t.resolve() for t in targets}
+    for item in targets:
+        destination = output_for(item, output, folder)
+        if destination.resolve() in inputs:
+            raise DataError(f"output {destination} would overwrite an input; choose another --output")
+        try:
+            swapping.path(item, destination)
+        except DataError as err:
+            if not folder:
+                raise
+            swapping.summary.skipped.append(f"{item}: {err}")
+            log.warning("skipped %s: %s", item, err)
+    return swapping.summary

@@ -1,0 +1,199 @@
+"""Video in and out with PyAV (FFmpeg): frames are processed one by one, fps and size are
+kept, the audio track is carried over (re-encoded as AAC, which every container takes), and
+the output appears atomically."""
+
+import logging
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from mobilefaceswap.data.errors import DataError
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+
+
+@dataclass
+class VideoResult:
+    frames: int
+    fps: float
+    width: int
+    height: int
+    audio: bool
+    truncated: bool
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+class _Writer:
+    """Encodes and muxes on a thread of its own, so that encoding overlaps with swapping."""
+
+    def __init__(self, container, video, audio):
+        self.container, self.streams = container, [s for s in (video, audio) if s is not None]
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                stream, frame = item
+                self.container.mux(stream.encode(frame))
+            for stream in self.streams:
+                self.container.mux(stream.encode(None))  # flush
+        except BaseException as err:  # re-raised in the caller's thread
+            self.error = err
+            while self.queue.get() is not None:
+                pass
+
+    def put(self, stream, frame) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((stream, frame))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def transcode(
+    source: str | Path,
+    destination: str | Path,
+    process: Callable[[np.ndarray], np.ndarray],
+    progress: bool = True,
+    crf: int = 18,
+    preset: str = "superfast",
+) -> VideoResult:
+    """Decode ``source``, apply ``process`` to every RGB frame, encode H.264 to ``destination``.
+
+    A decoding error part-way (a truncated file) ends the video there with a warning; what
+    was decoded is written.
+    """
+    destination = Path(destination)
+    try:
+        inp = av.open(str(source))
+    except (av.error.FFmpegError, OSError) as err:
+        raise DataError(f"cannot open video {source}: {err}") from None
+    if not inp.streams.video:
+        inp.close()
+        raise DataError(f"{source} has no video stream")
+    in_video = inp.streams.video[0]
+    in_video.thread_type = "AUTO"  # FFmpeg decodes on its own threads while we swap
+    in_audio = inp.streams.audio[0] if inp.streams.audio else None
+    if in_audio is not None and in_audio.codec_context.layout.nb_channels == 0:
+        log.warning("%s: the audio stream cannot be read; the output has no sound", source)
+        in_audio = None
+    fps = in_video.average_rate or in_video.guessed_rate or 25
+    width, height = in_video.codec_context.width, in_video.codec_context.height
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.stem}.", suffix=destination.suffix)
+    os.close(fd)
+    expected = in_video.frames  # 0 when the container does not say
+    frames, truncated = 0, False
+    try:
+        with av.open(tmp, "w") as out:
+            out_video = out.add_stream("libx264", rate=fps)
+            out_video.width, out_video.height = width, height
+            out_video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+            out_video.options = {"crf": str(crf), "preset": preset}
+            out_audio = None
+            if in_audio is not None:
+                out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
+            writer = _Writer(out, out_video, out_audio)
+            bar = tqdm(total=in_video.frames or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
+            streams = [s for s in (in_video, in_audio) if s is not None]
+            damaged = 0
+
+            def emit(stream, decoded) -> None:
+                nonlocal frames
+                for frame in decoded:
+                    if stream is in_audio:
+                        frame.pts = None  # the encoder numbers samples itself
+                        writer.put(out_audio, frame)
+                    else:
+                        writer.put(out_video, av.VideoFrame.from_ndarray(process(frame.to_ndarray(format="rgb24")), format="rgb24"))
+                        frames += 1
+                        bar.update()
+
+            try:
+                for packet in inp.demux(*streams):
+                    try:
+                        decoded = packet.decode()
+                    except av.error.FFmpegError:
+                        damaged += 1  # a damaged or missing packet: skip it, keep what decodes
+                        continue
+                    emit(packet.stream, decoded)
+            except av.error.FFmpegError as err:
+                damaged += 1
+                log.warning("%s: reading stopped after frame %d (%s)", source, frames, err)
+            finally:
+                if damaged:  # the demuxer stopped early: frames still inside the decoders come out now
+                    for stream in streams:
+                        try:
+                            emit(stream, stream.codec_context.decode(None))
+                        except av.error.FFmpegError:
+                            pass
+                bar.close()
+                writer.close()
+            if damaged:
+                truncated = True
+                log.warning("%s is damaged or truncated (%d unreadable packets): writing the %d decoded frames", source, damaged, frames)
+        if frames == 0:
+            raise DataError(f"no frame could be decoded from {source}")
+        if expected and frames < expected and not truncated:
+            truncated = True
+            log.warning("%s ends after %d of its %d frames: writing the decoded ones", source, frames, expected)
+        os.replace(tmp, destination)
+    finally:
+        inp.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
+
+
+def make_sample_clip(
+    path: str | Path, image: np.ndarray, size: tuple[int, int] = (1280, 720), frames: int = 50, fps: int = 25, audio: bool = True
+) -> Path:
+    """A clip that slowly pans and zooms over a real photo (RGB uint8), with a 440 Hz tone.
+
+    For tests and benchmarks: real faces in motion, made here from a bundled photo.
+    """
+    import cv2
+
+    width, height = size
+    path = Path(path)
+    sample_rate, samples_per_frame = 16000, 16000 // fps
+    options = {"movflags": "faststart"} if path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+    with av.open(str(path), "w", options=options) as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        tone = out.add_stream("aac", rate=sample_rate, layout="mono") if audio else None
+        scale = max(width / image.shape[1], height / image.shape[0]) * 1.1
+        for i in range(frames):
+            zoom = scale * (1 + 0.002 * i)
+            matrix = np.float32([[zoom, 0, -2.0 * i - 0.05 * width], [0, zoom, -0.05 * height + i]])
+            frame = cv2.warpAffine(np.ascontiguousarray(image), matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            if tone is not None:
+                t = (np.arange(samples_per_frame) + i * samples_per_frame) / sample_rate
+                chunk = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono")
+                chunk.sample_rate = sample_rate
+                out.mux(tone.encode(chunk))
+        out.mux(video.encode(None))
+        if tone is not None:
+            out.mux(tone.encode(None))
+    return path

@@ -1,0 +1,207 @@
+"""``mfs swap`` / ``mfs export`` / ``mfs bench`` on real bundled photos and clips made from them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mobilefaceswap.data.alignment import align_face
+from mobilefaceswap.data.detection import DlibFaceDetector
+from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.inference.export import OnnxBaked
+from mobilefaceswap.inference.paste import paste_back
+from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.models import MobileFaceSwap
+from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.swapper import load_swapper, save_swapper
+
+MFS = str(Path(sys.executable).parent / "mfs")
+TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("assets")
+    torch.manual_seed(0)
+    student = MobileFaceSwap()
+    with torch.no_grad():  # a mask that covers the face, so swaps are visible
+        student.fusion.layers[5].bias.fill_(3.0)
+    identity = IdentityEncoder(IRSEResNet(**TINY_IDENTITY))
+    save_swapper(folder / "swapper.pt", student.eval(), identity.eval(), TINY_IDENTITY, crop_size=224)
+    photos = bundled_photos()
+    write_image(folder / "astronaut.png", photos["skimage/astronaut"])
+    write_image(folder / "group.jpg", photos["insightface/t1.jpg"])
+    write_image(folder / "blank.png", np.full((240, 320, 3), 127, np.uint8))
+    make_sample_clip(folder / "clip.mp4", photos["skimage/astronaut"], (640, 360), frames=12)
+    make_sample_clip(folder / "long.mp4", photos["skimage/astronaut"], (640, 360), frames=40)
+    return {p.stem: p for p in folder.iterdir()}
+
+
+def mfs(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([MFS, *args], capture_output=True, text=True)
+
+
+def swap(assets, target, output, *extra) -> subprocess.CompletedProcess:
+    return mfs("swap", "--source", str(assets["astronaut"]), "--target", str(target), "--output", str(output),
+               "--checkpoint", str(assets["swapper"]), "--quiet", *extra)
+
+
+def test_image_swap_changes_faces_and_keeps_the_rest(assets, tmp_path):
+    result = swap(assets, assets["group"], tmp_path / "out.jpg")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["faces_swapped"] == 6 and summary["frames_without_face"] == 0
+    before, after = read_image(assets["group"]), read_image(tmp_path / "out.jpg")
+    assert after.shape == before.shape
+    changed = np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 20
+    assert changed.sum() > 6 * 40 * 40  # six face regions were replaced
+    assert not changed[:80, :80].any()  # the corner holds no face and is left as it was (JPEG noise aside)
+
+
+def test_source_without_face_is_one_clear_error(assets, tmp_path):
+    result = mfs("swap", "--source", str(assets["blank"]), "--target", str(assets["group"]), "--output",
+                 str(tmp_path / "o.jpg"), "--checkpoint", str(assets["swapper"]))
+    assert result.returncode != 0
+    assert "no face found in the source image" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
+    result = swap(assets, assets["blank"], tmp_path / "o.png")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["frames_without_face"] == 1
+    assert np.array_equal(read_image(tmp_path / "o.png"), read_image(assets["blank"]))
+
+
+def test_unreadable_inputs(assets, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not a jpeg")
+    result = swap(assets, broken, tmp_path / "o.jpg")
+    assert result.returncode != 0 and f"cannot read image {broken}" in result.stderr and "Traceback" not in result.stderr
+    missing = mfs("swap", "--source", str(assets["astronaut"]), "--target", str(assets["group"]), "--output", str(tmp_path / "o.jpg"),
+                  "--checkpoint", str(tmp_path / "none.pt"))
+    assert missing.returncode != 0 and "swapper checkpoint not found" in missing.stderr
+
+
+def test_outputs_never_overwrite_inputs(assets, tmp_path):
+    target = tmp_path / "group.jpg"
+    target.write_bytes(assets["group"].read_bytes())
+    result = swap(assets, target, target)
+    assert result.returncode != 0 and "would overwrite an input" in result.stderr
+    assert target.read_bytes() == assets["group"].read_bytes()
+
+
+def test_folder_batch_skips_bad_files(assets, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("group", "blank", "clip"):  # two images and a video
+        (folder / assets[name].name).write_bytes(assets[name].read_bytes())
+    (folder / "broken.png").write_bytes(b"nope")
+    result = swap(assets, folder, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 2 and summary["videos"] == 1 and len(summary["skipped"]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["blank.png", "clip.mp4", "group.jpg"]
+
+
+def video_info(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(video=0))
+        return {"fps": float(v.average_rate), "size": (v.codec_context.width, v.codec_context.height), "frames": frames,
+                "audio": bool(c.streams.audio)}
+
+
+def test_video_keeps_fps_size_audio_and_swaps_every_frame(assets, tmp_path):
+    result = swap(assets, assets["clip"], tmp_path / "out.mp4", "--redetect-every", "3")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["frames"] == 12 and summary["faces_swapped"] == 12 and summary["truncated_videos"] == []
+    assert video_info(tmp_path / "out.mp4") == video_info(assets["clip"]) == {"fps": 25.0, "size": (640, 360), "frames": 12, "audio": True}
+
+
+def test_truncated_video_writes_what_was_decoded(assets, tmp_path):
+    data = assets["long"].read_bytes()
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    result = swap(assets, truncated, tmp_path / "out.mp4")
+    assert result.returncode == 0, result.stderr
+    assert "writing the" in result.stderr and "decoded" in result.stderr  # the warning
+    summary = json.loads(result.stdout)
+    assert summary["truncated_videos"] == [str(truncated)]
+    assert 5 < video_info(tmp_path / "out.mp4")["frames"] < 40
+
+
+def test_only_swaps_the_reference_person(assets, tmp_path):
+    group = read_image(assets["group"])
+    face = DlibFaceDetector()(group)[2]
+    left, top, right, bottom = face.box
+    reference = group[max(top - 60, 0) : bottom + 60, max(left - 60, 0) : right + 60]
+    write_image(tmp_path / "reference.png", reference)
+    result = swap(assets, assets["group"], tmp_path / "out.jpg", "--only", str(tmp_path / "reference.png"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["faces_swapped"] == 1
+    changed = np.abs(read_image(tmp_path / "out.jpg").astype(int) - group.astype(int)).max(axis=2) > 20
+    centre_x, centre_y = face.landmarks5.mean(0).astype(int)
+    assert changed[centre_y - 10 : centre_y + 10, centre_x - 10 : centre_x + 10].any()
+
+
+def test_aligned_mode_writes_the_raw_network_output(assets, tmp_path):
+    detector = DlibFaceDetector()
+    source = read_image(assets["astronaut"])
+    target = read_image(assets["group"])
+    source_crop = align_face(source, detector(source)[0].landmarks5, 224)[0]
+    target_crop = align_face(target, detector(target)[0].landmarks5, 224)[0]
+    write_image(tmp_path / "s.png", source_crop)
+    write_image(tmp_path / "t.png", target_crop)
+    result = mfs("swap", "--source", str(tmp_path / "s.png"), "--target", str(tmp_path / "t.png"), "--output", str(tmp_path / "o.png"),
+                 "--checkpoint", str(assets["swapper"]), "--aligned", "--quiet")
+    assert result.returncode == 0, result.stderr
+    swapper = load_swapper(assets["swapper"])
+    image, _ = swapper.swap_aligned(torch.from_numpy(source_crop).permute(2, 0, 1)[None] / 255, torch.from_numpy(target_crop).permute(2, 0, 1)[None] / 255)
+    expected = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.abs(read_image(tmp_path / "o.png").astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_paste_back_touches_only_the_face_region():
+    frame = np.full((300, 400, 3), 50, np.uint8)
+    matrix = np.float32([[1, 0, -100], [0, 1, -50]])  # the crop is the frame's (100..324, 50..274) square
+    out = paste_back(frame.copy(), np.full((224, 224, 3), 200, np.uint8), np.ones((224, 224), np.float32), matrix)
+    assert out[150, 200].tolist() == [200, 200, 200]  # inside: the swapped face
+    assert (out[:45] == 50).all() and (out[:, :95] == 50).all()  # outside the square: untouched
+    assert 50 < out[55, 200, 0] < 200  # the border is feathered
+
+
+def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
+    result = mfs("export", "--checkpoint", str(assets["swapper"]), "--source", str(assets["astronaut"]), "--out", str(tmp_path), "--quantize")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["outputs"] == ["swapped", "mask"]
+    assert report["files"]["onnx"]["max_abs_diff"] <= 1e-4 and report["files"]["torchscript"]["max_abs_diff"] <= 1e-4
+    assert (tmp_path / "astronaut.int8.onnx").is_file()
+    pipeline = FaceSwapPipeline(load_swapper(assets["swapper"]))
+    pipeline.set_source(read_image(assets["astronaut"]))
+    target = torch.rand(3, 3, 224, 224)
+    with torch.no_grad():
+        expected = pipeline.baked(target)
+    for got in (OnnxBaked(str(tmp_path / "astronaut.onnx"))(target), torch.jit.load(tmp_path / "astronaut.torchscript.pt")(target)):
+        assert all((a - b).abs().max() <= 1e-4 for a, b in zip(expected, got))
+        assert got[1].shape == (3, 1, 224, 224)  # the fusion mask is the second output
+
+
+def test_bench_reports_every_measurement(tmp_path):
+    result = mfs("bench", "--seconds", "0", "--frames", "6", "--out", str(tmp_path / "bench.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert set(report["fps"]) >= {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps", "pipeline_720p_fps"}
+    assert all(v > 0 for v in report["fps"].values())
+    assert report["fps"]["pipeline_720p_faces_per_frame"] == 1.0
+    assert set(report["targets"]) == {"idn_onnx_224_fps", "speedup_vs_simswap", "pipeline_720p_fps"}
