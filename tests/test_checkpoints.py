@@ -9,7 +9,6 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -232,3 +231,11 @@ def test_network_sizes_beside_table_1():
     simswap = rows["SimSwap generator @224"]
     assert simswap["params"] == 55_051_779  # parameters; 55,054,602 with BN buffers
     assert abs(simswap["macs"] / 48.2e9 - 1) < 0.01
+
+
+def test_onnx_identity_that_does_not_fit_the_student_is_refused(tmp_path):
+    small = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 128), embedding_dim=256, use_se=False).eval()
+    torch.onnx.export(small, (torch.rand(1, 3, 112, 112),), tmp_path / "small.onnx", dynamo=False, do_constant_folding=False,
+                      opset_version=13, input_names=["data"], output_names=["embedding", "map"])
+    with pytest.raises(WeightsError, match=r"the student needs \(1, 512\) and \(1, 512, 7, 7\)"):
+        build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 import torch

@@ -25,7 +25,7 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def baked_student(size: int, seed: int = 0) -> BakedMobileFaceSwap:
+def baked_student(seed: int = 0) -> BakedMobileFaceSwap:
     """A baked student for a random identity: sizes do not depend on the weights."""
     torch.manual_seed(seed)
     student = MobileFaceSwap().eval()
@@ -44,7 +44,7 @@ def count_macs(model: nn.Module, size: int, part: str) -> tuple[int, int]:
 
 def student_stats(size: int) -> dict:
     """Params and MACs of the baked IDN (encoder, decoder, head), the fusion module and both."""
-    model = baked_student(size)
+    model = baked_student()
     total_macs, fusion_macs = count_macs(model, size, "fusion")
     total_params, fusion_params = count_params(model), count_params(model.fusion)
     ours = {

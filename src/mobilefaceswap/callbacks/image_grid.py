@@ -21,7 +21,6 @@ class ImageGridLogger(L.Callback):
         self.every_n_steps = every_n_steps
         self.max_samples = max_samples
         self._batch: dict | None = None
-        self.saved: list[Path] = []
 
     def _preview_batch(self, trainer: L.Trainer) -> dict:
         if self._batch is None:
@@ -39,7 +38,7 @@ class ImageGridLogger(L.Callback):
         pl_module.train(was_training)
         grid = make_grid(torch.cat(list(rows.values())).float().cpu(), nrow=len(next(iter(rows.values()))), padding=2)
         path = Path(trainer.default_root_dir) / "images" / f"step_{trainer.global_step:07d}.png"
-        self.saved.append(write_atomic(path, lambda tmp: save_image(grid, tmp)))
+        write_atomic(path, lambda tmp: save_image(grid, tmp))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image("preview", [grid], step=trainer.global_step, caption=[" / ".join(rows)])

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD, IdentityEncoder, IRSEResNet
-from mobilefaceswap.models.pretrained import WeightsError
+from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import MobileFaceSwap
 
 RELEASED_IDENTITY_ARCH = {"layers": [3, 4, 23, 3], "channels": [64, 128, 256, 512], "use_se": True}
@@ -109,14 +109,8 @@ def paddle_to_torch(arrays: dict[str, np.ndarray], module: nn.Module, prefixes: 
     for name, value in own.items():
         if name.endswith("num_batches_tracked"):
             state.setdefault(name, torch.zeros_like(value))
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        first = (missing + unexpected + wrong)[0]
-        raise WeightsError(
-            f"{what}: not the released architecture: {len(missing)} missing, {len(unexpected)} unexpected, "
-            f"{len(wrong)} wrongly shaped parameters (first: {first!r})"
-        )
+    if problem := state_dict_mismatch(own, state):
+        raise WeightsError(f"{what}: not the released architecture: {problem}")
     return state
 
 

@@ -18,11 +18,6 @@ class DetectedFace:
         p = self.landmarks68
         return np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).astype(np.float32)
 
-    @property
-    def eye_distance(self) -> float:
-        left, right = self.landmarks5[:2]
-        return float(np.linalg.norm(right - left))
-
 
 class DlibFaceRecognizer:
     """dlib's 128-d face descriptor (the face_recognition_models ResNet); same person below 0.6."""

@@ -68,9 +68,9 @@ def run_bench(threads: int = 2, seconds: float = 3.0, clip_frames: int = 100, sw
     results = {}
     for size in (224, 256):
         target = torch.rand(1, 3, size, size)
-        results[f"idn_torch_{size}_fps"] = frames_per_second(lambda: baked(target), seconds)
+        results[f"idn_torch_{size}_fps"] = frames_per_second(lambda t=target: baked(t), seconds)
         onnx = OnnxBaked.from_module(baked, size, threads)
-        results[f"idn_onnx_{size}_fps"] = frames_per_second(lambda: onnx(target), seconds)
+        results[f"idn_onnx_{size}_fps"] = frames_per_second(lambda o=onnx, t=target: o(t), seconds)
     teacher = SimSwapGenerator().eval()
     target = torch.rand(1, 3, 224, 224)
     results["simswap_torch_224_fps"] = frames_per_second(lambda: teacher(target, z_id), seconds, repeats=2, min_runs=2, warmup=1)

@@ -7,7 +7,7 @@ and landmarks are tracked by optical flow in between and smoothed over time.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -33,14 +33,6 @@ class NoFaceError(DataError):
 class Track:
     landmarks: np.ndarray  # (5, 2), smoothed
     keep: bool  # swap this face (False: it does not match --only)
-
-
-@dataclass
-class SwapStats:
-    frames: int = 0
-    faces_swapped: int = 0
-    frames_without_face: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 class FaceSwapPipeline:

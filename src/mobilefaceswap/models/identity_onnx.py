@@ -49,15 +49,18 @@ def load_onnx_identity(path: str | Path, config_key: str = "identity.pretrained"
     except Exception as err:
         raise WeightsError(f"{config_key}: cannot convert {path} from ONNX ({type(err).__name__}: {str(err)[:200]})") from None
     try:
-        return tap_feature_map(graph_module).eval()
+        module = tap_feature_map(graph_module).eval()
+        check_identity_outputs(module)
     except ValueError as err:
         raise WeightsError(f"{config_key}: {path}: {err}") from None
+    return module
 
 
-def check_identity_outputs(module: nn.Module, input_size: int = 112) -> tuple[torch.Size, torch.Size]:
-    """Shapes of (embedding, map) for one input; raises if the network does not fit the student."""
+def check_identity_outputs(module: nn.Module, input_size: int = 112) -> None:
+    """Raise ValueError unless the network gives what the student reads: (B, 512) and (B, 512, 7, 7)."""
     with torch.no_grad():
         embedding, feature_map = module(torch.zeros(1, 3, input_size, input_size))
-    if embedding.shape[1] != 512 or feature_map.shape[1:] != (512, 7, 7):
-        raise ValueError(f"identity network gives {tuple(embedding.shape)} and {tuple(feature_map.shape)}; the student needs (1, 512) and (1, 512, 7, 7)")
-    return embedding.shape, feature_map.shape
+    if embedding.shape[1:] != (512,) or feature_map.shape[1:] != (512, 7, 7):
+        raise ValueError(
+            f"it gives {tuple(embedding.shape)} and {tuple(feature_map.shape)}; the student needs (1, 512) and (1, 512, 7, 7)"
+        )

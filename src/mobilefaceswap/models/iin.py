@@ -28,11 +28,6 @@ class IdentityKernels:
     decoder_depthwise: list[torch.Tensor]  # (B, C_in, 3, 3) each
     decoder_pointwise: list[torch.Tensor]  # (B, C_out, C_in) each
 
-    def select(self, index: int) -> "IdentityKernels":
-        """The kernels of one identity, keeping a batch dimension of 1."""
-        pick = lambda ks: [k[index : index + 1] for k in ks]  # noqa: E731
-        return IdentityKernels(*(pick(getattr(self, f)) for f in self.__dataclass_fields__))
-
 
 class ModulatedPointwiseKernel(nn.Module):
     """Paper eq. 2: W' = W * (1 + s), s = FC(z_id) over input channels, then demodulate."""

@@ -76,18 +76,21 @@ def load_pretrained(
         log.warning("%s is null: %s is randomly initialised (set it to %s)", config_key, type(module).__name__, expected)
         return module
     state = {k: v for k, v in read_state_dict(path, config_key, expected).items() if not k.startswith(ignore_prefixes)}
-    own = module.state_dict()
+    if problem := state_dict_mismatch(module.state_dict(), state):
+        raise WeightsError(f"{config_key}: {path} does not match {type(module).__name__}: {problem}; expected {expected}")
+    module.load_state_dict(state, strict=True)
+    return module
+
+
+def state_dict_mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str | None:
+    """None when ``state`` has exactly the keys and shapes of ``own``, else a one-line summary."""
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        first = (missing + unexpected + wrong_shape)[0]
-        raise WeightsError(
-            f"{config_key}: {path} does not match {type(module).__name__}: {len(missing)} missing, "
-            f"{len(unexpected)} unexpected, {len(wrong_shape)} wrongly shaped keys (first: {first!r}); expected {expected}"
-        )
-    module.load_state_dict(state, strict=True)
-    return module
+    if not (missing or unexpected or wrong_shape):
+        return None
+    first = (missing + unexpected + wrong_shape)[0]
+    return f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong_shape)} wrongly shaped keys (first: {first!r})"
 
 
 def freeze(module: nn.Module) -> nn.Module:
