@@ -14,6 +14,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 test: install
+	$(BIN)/ruff check src tests
 	$(BIN)/pytest -q
 
 # Main job on the embedded default: distil the student on the bundled faces.

@@ -34,7 +34,7 @@ def test_embedded_data_are_real_aligned_faces(fixed_batch, face_cache):
 def test_twenty_steps_on_a_fixed_batch_lower_the_generator_loss(smoke_module, fixed_batch):
     module = smoke_module.train()
     opt = torch.optim.Adam(module.student.parameters(), lr=1e-2, betas=(0.0, 0.99))
-    ref = module.distillation_targets(fixed_batch["source"], fixed_batch["target"])
+    ref = module.distillation_targets(fixed_batch)
     history = []
     for _ in range(20):
         out = module.student(fixed_batch["target"], ref.source_identity.z, ref.source_identity.map)
@@ -47,10 +47,10 @@ def test_twenty_steps_on_a_fixed_batch_lower_the_generator_loss(smoke_module, fi
 
 
 def test_reweighting_uses_identity_similarity(smoke_module, fixed_batch):
-    ref = smoke_module.distillation_targets(fixed_batch["source"], fixed_batch["target"])
+    ref = smoke_module.distillation_targets(fixed_batch)
     assert ref.alpha.shape == (4,) and (ref.alpha <= 1).all() and (ref.alpha >= 0).all()
     smoke_module.loss_cfg = LossConfig(reweight_identity=False)
-    assert torch.equal(smoke_module.distillation_targets(fixed_batch["source"], fixed_batch["target"]).alpha, torch.ones(4))
+    assert torch.equal(smoke_module.distillation_targets(fixed_batch).alpha, torch.ones(4))
 
 
 def test_nonfinite_losses_skip_the_update_then_stop(smoke_module, fixed_batch, tmp_path):

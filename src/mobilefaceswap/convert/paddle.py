@@ -24,8 +24,8 @@ RELEASED_IDENTITY_ARCH = {"layers": [3, 4, 23, 3], "channels": [64, 128, 256, 51
 
 # (Paddle prefix, our prefix) for BuildFaceSwap; the rest of each name is shared.
 SWAP_PREFIXES = (
-    ("EncoderModulation.", "iin.encoder_modulation."),
-    ("DecoderModulation.", "iin.decoder_modulation."),
+    ("EncoderModulation.", "iin.encoder_pointwise."),
+    ("DecoderModulation.", "iin.decoder_pointwise."),
     ("predictor.", "iin.predictor."),
     ("final.", "idn.head."),
     ("mask.", "fusion.layers."),

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobilefaceswap.models.dynamic_conv import per_sample_depthwise_conv, per_sample_pointwise_conv
-from mobilefaceswap.models.iin import DECODER_IN_CHANNELS, DECODER_OUT_CHANNELS, ENCODER_CHANNELS, IdentityKernels
+from mobilefaceswap.models.iin import DECODER_OUT_CHANNELS, IdentityKernels
 
 Stage = Callable[[torch.Tensor], torch.Tensor]
 
@@ -43,52 +43,69 @@ class OutputHead(nn.Sequential):
         )
 
 
+def adain(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """AdaIN ablation: instance-normalise, then the identity's scale and shift. x: (B, C, H, W), scale/shift: (B, C)."""
+    return F.instance_norm(x) * (1 + scale[..., None, None]) + shift[..., None, None]
+
+
 def run_idn(
-    target: torch.Tensor, encoder: Sequence[Stage], decoder: Sequence[Stage], head: nn.Module
+    target: torch.Tensor, encoder: Sequence[Stage], decoder: Sequence[Stage], head: nn.Module, skips: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """target: (B, 3, S, S) in [0, 1] -> swapped face (B, 3, S, S) in [0, 1], bottleneck (B, 512, S/32, S/32)."""
+    """target: (B, 3, S, S) in [0, 1] -> swapped face (B, 3, S, S) in [0, 1], bottleneck (B, 512, S/32, S/32).
+
+    ``skips=False`` is the AutoEncoder ablation: no encoder features join the decoder.
+    """
     x = (target - 0.5) / 0.5
-    skips = []
+    features = []
     for stage in encoder:
         x = F.leaky_relu(stage(x), 0.1)
-        skips.append(x)
+        features.append(x)
     bottleneck = x
     for i, stage in enumerate(decoder):
         x = F.leaky_relu(stage(upsample2x(x)), 0.1)
-        if i < len(decoder) - 1:
-            x = torch.cat([x, skips[-2 - i]], dim=1)  # encoder feature of the same resolution
+        if skips and i < len(decoder) - 1:
+            x = torch.cat([x, features[-2 - i]], dim=1)  # encoder feature of the same resolution
     return (head(x) + 1) / 2, bottleneck
 
 
 def _dynamic_stage(
-    x: torch.Tensor, depthwise: torch.Tensor, pointwise: torch.Tensor, stride: int, padding: int
+    x: torch.Tensor,
+    depthwise: torch.Tensor,
+    pointwise: torch.Tensor,
+    stride: int,
+    padding: int,
+    style: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    return per_sample_pointwise_conv(per_sample_depthwise_conv(x, depthwise, stride, padding), pointwise)
+    y = per_sample_pointwise_conv(per_sample_depthwise_conv(x, depthwise, stride, padding), pointwise)
+    return y if style is None else adain(y, *style)
+
+
+def decoder_input_channels(encoder_channels: tuple[int, ...], decoder_out_channels: tuple[int, ...], skips: bool) -> tuple[int, ...]:
+    """Each decoder stage reads the previous stage's output, plus the encoder skip of its size."""
+    ins = [encoder_channels[-1]]
+    for i, out in enumerate(decoder_out_channels[:-1]):
+        ins.append(out + (encoder_channels[-2 - i] if skips else 0))
+    return tuple(ins)
 
 
 class IdentityAwareDynamicNetwork(nn.Module):
     """The student generator. Its only own weights are the static output head."""
 
-    def __init__(
-        self,
-        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
-        decoder_in_channels: tuple[int, ...] = DECODER_IN_CHANNELS,
-        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
-    ):
+    def __init__(self, decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS, skips: bool = True):
         super().__init__()
-        self.encoder_channels = tuple(encoder_channels)
-        self.decoder_in_channels = tuple(decoder_in_channels)
-        self.decoder_out_channels = tuple(decoder_out_channels)
+        self.skips = skips
         self.head = OutputHead(decoder_out_channels[-1])
 
     def forward(self, target: torch.Tensor, kernels: IdentityKernels) -> tuple[torch.Tensor, torch.Tensor]:
         """target: (B, 3, S, S) in [0, 1], one identity per sample in ``kernels``."""
+        encoder_styles = kernels.encoder_adain or [None] * len(kernels.encoder_pointwise)
+        decoder_styles = kernels.decoder_adain or [None] * len(kernels.decoder_pointwise)
         encoder = [
-            partial(_dynamic_stage, depthwise=d, pointwise=p, stride=ENCODER_STRIDE, padding=ENCODER_PADDING)
-            for d, p in zip(kernels.encoder_depthwise, kernels.encoder_pointwise)
+            partial(_dynamic_stage, depthwise=d, pointwise=p, stride=ENCODER_STRIDE, padding=ENCODER_PADDING, style=s)
+            for d, p, s in zip(kernels.encoder_depthwise, kernels.encoder_pointwise, encoder_styles)
         ]
         decoder = [
-            partial(_dynamic_stage, depthwise=d, pointwise=p, stride=1, padding=DECODER_PADDING)
-            for d, p in zip(kernels.decoder_depthwise, kernels.decoder_pointwise)
+            partial(_dynamic_stage, depthwise=d, pointwise=p, stride=1, padding=DECODER_PADDING, style=s)
+            for d, p, s in zip(kernels.decoder_depthwise, kernels.decoder_pointwise, decoder_styles)
         ]
-        return run_idn(target, encoder, decoder, self.head)
+        return run_idn(target, encoder, decoder, self.head, self.skips)

@@ -2,7 +2,8 @@
 
 Runs once per source identity. Depthwise kernels are *predicted* from the identity
 feature map (paper eq. 1); pointwise kernels are *modulated* by the identity embedding
-and demodulated, StyleGAN2-style (paper eq. 2).
+and demodulated, StyleGAN2-style (paper eq. 2). The ablations of the paper's Table 2 swap
+either half for a static kernel shared by every identity, or modulation for AdaIN.
 """
 
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ class IdentityKernels:
     encoder_pointwise: list[torch.Tensor]  # (B, C_out, C_in) each
     decoder_depthwise: list[torch.Tensor]  # (B, C_in, 3, 3) each
     decoder_pointwise: list[torch.Tensor]  # (B, C_out, C_in) each
+    # AdaIN ablation only: (scale, shift) of each stage's output, (B, C_out) each.
+    encoder_adain: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    decoder_adain: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 class ModulatedPointwiseKernel(nn.Module):
@@ -43,6 +47,30 @@ class ModulatedPointwiseKernel(nn.Module):
         scale = 1 + self.style(z_id)[:, None, :]  # (B, 1, C_in)
         w = self.weight[None, :, :, 0, 0] * scale  # (B, C_out, C_in)
         return w * torch.rsqrt(w.pow(2).sum(dim=2, keepdim=True) + self.eps)
+
+
+class StaticPointwiseKernel(nn.Module):
+    """Ablation (no modulation, AdaIN): one pointwise kernel for every identity."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1) / in_channels**0.5)
+
+    def forward(self, z_id: torch.Tensor) -> torch.Tensor:
+        """z_id: (B, 512) -> the shared kernel, (B, C_out, C_in)."""
+        return self.weight[None, :, :, 0, 0].expand(len(z_id), -1, -1)
+
+
+class AdaINStyle(nn.Module):
+    """Ablation (AdaIN instead of modulation): z_id -> per-channel (scale, shift) of a stage's output."""
+
+    def __init__(self, channels: int, id_dim: int = ID_DIM):
+        super().__init__()
+        self.style = nn.Linear(id_dim, 2 * channels)
+
+    def forward(self, z_id: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, shift = self.style(z_id).chunk(2, dim=1)  # (B, C) each
+        return scale, shift
 
 
 class KernelBlock(nn.Module):
@@ -97,8 +125,28 @@ class DepthwiseKernelPredictor(nn.Module):
         return encoder_kernels[::-1], decoder_kernels
 
 
+class StaticDepthwiseKernels(nn.Module):
+    """Ablation (no weight prediction): learnt depthwise kernels shared by every identity."""
+
+    def __init__(self, encoder_in_channels: tuple[int, ...], decoder_in_channels: tuple[int, ...]):
+        super().__init__()
+        self.encoder = nn.ParameterList(nn.Parameter(torch.randn(c, 4, 4) / 4) for c in encoder_in_channels)
+        self.decoder = nn.ParameterList(nn.Parameter(torch.randn(c, 3, 3) / 3) for c in decoder_in_channels)
+
+    def forward(self, id_map: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        expand = lambda kernels: [k.expand(len(id_map), -1, -1, -1) for k in kernels]  # noqa: E731
+        return expand(self.encoder), expand(self.decoder)
+
+
+POINTWISE_KINDS = ("modulated", "adain", "static")
+
+
 class IdentityInjectionNetwork(nn.Module):
-    """(z_id, F_id) of a batch of identities -> the IDN's identity-dependent kernels."""
+    """(z_id, F_id) of a batch of identities -> the IDN's identity-dependent kernels.
+
+    ``weight_prediction=False`` and ``pointwise`` in ("adain", "static") are the network
+    ablations of the paper's Table 2.
+    """
 
     def __init__(
         self,
@@ -106,22 +154,40 @@ class IdentityInjectionNetwork(nn.Module):
         decoder_in_channels: tuple[int, ...] = DECODER_IN_CHANNELS,
         decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
         id_dim: int = ID_DIM,
+        weight_prediction: bool = True,
+        pointwise: str = "modulated",
     ):
         super().__init__()
-        self.encoder_modulation = nn.ModuleList(
-            ModulatedPointwiseKernel(a, b, id_dim) for a, b in zip(encoder_channels[:-1], encoder_channels[1:])
+        if pointwise not in POINTWISE_KINDS:
+            raise ValueError(f"pointwise={pointwise!r}: use one of {POINTWISE_KINDS}")
+        encoder_pairs = list(zip(encoder_channels[:-1], encoder_channels[1:]))
+        decoder_pairs = list(zip(decoder_in_channels, decoder_out_channels))
+
+        def kernel(a: int, b: int) -> nn.Module:
+            return ModulatedPointwiseKernel(a, b, id_dim) if pointwise == "modulated" else StaticPointwiseKernel(a, b)
+
+        self.encoder_pointwise = nn.ModuleList(kernel(a, b) for a, b in encoder_pairs)
+        self.decoder_pointwise = nn.ModuleList(kernel(a, b) for a, b in decoder_pairs)
+        self.encoder_adain = self.decoder_adain = None
+        if pointwise == "adain":
+            self.encoder_adain = nn.ModuleList(AdaINStyle(b, id_dim) for _, b in encoder_pairs)
+            self.decoder_adain = nn.ModuleList(AdaINStyle(b, id_dim) for _, b in decoder_pairs)
+        encoder_in = tuple(encoder_channels[:-1])
+        self.predictor = (
+            DepthwiseKernelPredictor(encoder_in, tuple(decoder_in_channels), id_dim)
+            if weight_prediction
+            else StaticDepthwiseKernels(encoder_in, tuple(decoder_in_channels))
         )
-        self.decoder_modulation = nn.ModuleList(
-            ModulatedPointwiseKernel(a, b, id_dim) for a, b in zip(decoder_in_channels, decoder_out_channels)
-        )
-        self.predictor = DepthwiseKernelPredictor(tuple(encoder_channels[:-1]), tuple(decoder_in_channels), id_dim)
 
     def forward(self, z_id: torch.Tensor, id_map: torch.Tensor) -> IdentityKernels:
         """z_id: (B, 512) L2-normalised, id_map: (B, 512, 7, 7)."""
         encoder_depthwise, decoder_depthwise = self.predictor(id_map)
+        adain = lambda styles: None if styles is None else [m(z_id) for m in styles]  # noqa: E731
         return IdentityKernels(
             encoder_depthwise=encoder_depthwise,
-            encoder_pointwise=[m(z_id) for m in self.encoder_modulation],
+            encoder_pointwise=[m(z_id) for m in self.encoder_pointwise],
             decoder_depthwise=decoder_depthwise,
-            decoder_pointwise=[m(z_id) for m in self.decoder_modulation],
+            decoder_pointwise=[m(z_id) for m in self.decoder_pointwise],
+            encoder_adain=adain(self.encoder_adain),
+            decoder_adain=adain(self.decoder_adain),
         )

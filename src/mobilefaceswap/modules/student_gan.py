@@ -28,6 +28,7 @@ class LossConfig:
     adversarial: str = "hinge"  # hinge | lsgan | nonsaturating
     adversarial_real: str = "target"  # what the discriminator sees as real: target | teacher
     weak_mask: bool = True  # L_mask on background pixels only (False: fully supervised)
+    distillation: bool = True  # False (no-KD ablation): no teacher; same-identity pairs reconstruct the target
     reweight_identity: bool = True  # alpha includes cos(z_id, z'_id)^2
     reweight_quality: bool = True  # alpha includes Q(I'_g) when a regressor is configured
 
@@ -51,10 +52,10 @@ class DistillationTargets:
     """Everything the frozen helpers say about one batch; no gradients."""
 
     source_identity: IdentityFeatures
-    teacher_image: torch.Tensor  # I'_g (B, 3, S, S)
-    teacher_features: list[torch.Tensor]  # VGG_i(I'_g)
+    reference_image: torch.Tensor  # I'_g (B, 3, S, S): the teacher's output, or the target without KD
+    reference_features: list[torch.Tensor]  # VGG_i of the reference
     target_mask: torch.Tensor  # M_t (B, 1, S, S)
-    alpha: torch.Tensor  # per-sample reweighting (B,)
+    alpha: torch.Tensor  # per-sample weight of L_rec and L_per (B,)
 
 
 class StudentGAN(L.LightningModule):
@@ -93,20 +94,24 @@ class StudentGAN(L.LightningModule):
         return self.helpers["identity"](image)
 
     @torch.no_grad()
-    def distillation_targets(self, source: torch.Tensor, target: torch.Tensor) -> DistillationTargets:
+    def distillation_targets(self, batch: dict) -> DistillationTargets:
         h, cfg = self.helpers, self.loss_cfg
+        source, target = batch["source"], batch["target"]
         source_identity = self.identity(source)
-        teacher_image = h["teacher"](source, target, source_identity.z)
-        quality = torch.ones(len(source), device=source.device)
-        if cfg.reweight_quality and "quality" in h:
-            quality = h["quality"](teacher_image)
-        alpha = quality
-        if cfg.reweight_identity:
-            alpha = losses.distillation_weight(source_identity.z, self.identity(teacher_image).z, quality)
+        if cfg.distillation:
+            reference = h["teacher"](source, target, source_identity.z)
+            quality = torch.ones(len(source), device=source.device)
+            if cfg.reweight_quality and "quality" in h:
+                quality = h["quality"](reference)
+            alpha = quality
+            if cfg.reweight_identity:
+                alpha = losses.distillation_weight(source_identity.z, self.identity(reference).z, quality)
+        else:  # only a same-identity pair has a ground truth: the target itself
+            reference, alpha = target, batch["same_identity"].float()
         return DistillationTargets(
             source_identity=source_identity,
-            teacher_image=teacher_image,
-            teacher_features=h["perceptual"](teacher_image),
+            reference_image=reference,
+            reference_features=h["perceptual"](reference),
             target_mask=h["parser"](target),
             alpha=alpha,
         )
@@ -114,8 +119,8 @@ class StudentGAN(L.LightningModule):
     # -- objective -------------------------------------------------------------------------
     def generator_losses(self, out: SwapOutput, ref: DistillationTargets, adversarial: bool = True) -> dict:
         cfg = self.loss_cfg
-        rec = losses.reconstruction_loss(out.image, ref.teacher_image)
-        per = losses.perceptual_loss(self.helpers["perceptual"](out.image), ref.teacher_features)
+        rec = losses.reconstruction_loss(out.image, ref.reference_image)
+        per = losses.perceptual_loss(self.helpers["perceptual"](out.image), ref.reference_features)
         idl = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z)
         msk = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask)
         distill = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
@@ -140,8 +145,8 @@ class StudentGAN(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        source, target = batch["source"], batch["target"]
-        ref = self.distillation_targets(source, target)
+        target = batch["target"]
+        ref = self.distillation_targets(batch)
 
         with self.toggled_optimizer(opt_g):  # the discriminator gets no gradients here
             out = self.student(target, ref.source_identity.z, ref.source_identity.map)
@@ -153,7 +158,7 @@ class StudentGAN(L.LightningModule):
             opt_g.step()
 
         with self.toggled_optimizer(opt_d):
-            real = target if self.loss_cfg.adversarial_real == "target" else ref.teacher_image
+            real = ref.reference_image if self.loss_cfg.adversarial_real == "teacher" else target
             d = losses.discriminator_adversarial_loss(
                 self.discriminator(real), self.discriminator(out.image.detach()), self.loss_cfg.adversarial
             )
@@ -170,23 +175,23 @@ class StudentGAN(L.LightningModule):
         self.log_dict({"train/g": g["total"], "train/d": d}, prog_bar=True)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        ref = self.distillation_targets(batch["source"], batch["target"])
+        ref = self.distillation_targets(batch)
         out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
         g = self.generator_losses(out, ref, adversarial=False)
         self.log_dict({f"val/{k}": v for k, v in g.items()}, prog_bar=False, sync_dist=True)
 
     @torch.no_grad()
     def preview(self, batch: dict) -> dict[str, torch.Tensor]:
-        """Rows for an image grid: source, target, teacher, student, mask."""
-        source, target = batch["source"].to(self.device), batch["target"].to(self.device)
-        ref = self.distillation_targets(source, target)
-        out = self.student(target, ref.source_identity.z, ref.source_identity.map)
+        """Rows for an image grid: source, target, reference (the teacher's output), student, mask."""
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        ref = self.distillation_targets(batch)
+        out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
         return {
-            "source": source,
-            "target": target,
-            "teacher": ref.teacher_image,
+            "source": batch["source"],
+            "target": batch["target"],
+            "reference": ref.reference_image,
             "student": out.image,
-            "mask": out.mask.expand_as(target),
+            "mask": out.mask.expand_as(batch["target"]),
         }
 
     # -- optimisation and checkpoints ------------------------------------------------------
