@@ -99,6 +99,23 @@ def _bench(args: argparse.Namespace) -> None:
     print(text if args.json else "\n".join(f"{k:32} {v}" for k, v in report["fps"].items()))
 
 
+def _eval_swaps(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from mobilefaceswap.evaluate import SwapEvaluator, read_manifest
+    from mobilefaceswap.utils import write_atomic
+
+    report = asdict(SwapEvaluator(args.inception).evaluate(read_manifest(args.manifest), progress=not args.quiet))
+    text = json.dumps(report, indent=2)
+    if args.out:
+        write_atomic(Path(args.out), lambda tmp: Path(tmp).write_text(text + "\n"))
+    if args.json:
+        print(text)
+    else:
+        print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
     bench.add_argument("--frames", type=int, default=100, help="frames of the 720p clip")
     bench.set_defaults(run=_bench)
+
+    evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
+    evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
+    evaluate.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
+    evaluate.add_argument("--json", action="store_true", help="print the whole JSON report")
+    evaluate.add_argument("--out", help="also write the JSON report to this file")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=_eval_swaps)
     return parser
 
 

@@ -1,0 +1,110 @@
+"""Scoring face swaps from any method: identity retrieval, pose, expression and FID.
+
+A manifest is a CSV with columns ``source,target,swapped`` (image paths, relative to the
+manifest's folder) and optionally ``source_id`` (default: the source path), as in the
+paper's protocol: the swapped face should carry the source's identity and the target's
+pose and expression.
+"""
+
+import csv
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
+from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.inference.swap import read_image
+from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
+from mobilefaceswap.metrics.pose import landmark_pose
+
+log = logging.getLogger(__name__)
+
+FID_SIZE = 299  # Inception's input; every image is resized to it so they batch
+
+
+@dataclass
+class SwapTriple:
+    source: Path
+    target: Path
+    swapped: Path
+    source_id: str
+
+
+@dataclass
+class Evaluation:
+    pairs: int = 0
+    scored: int = 0
+    skipped: list[str] = field(default_factory=list)  # "path: reason"
+    results: dict = field(default_factory=dict)
+
+
+def read_manifest(path: str | Path) -> list[SwapTriple]:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"manifest not found: {path}")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"source", "target", "swapped"} - set(rows[0] if rows else {})
+    if not rows or missing:
+        raise DataError(f"{path}: needs a header with source,target,swapped (missing: {', '.join(sorted(missing)) or 'rows'})")
+    base = path.parent
+    return [
+        SwapTriple(base / r["source"], base / r["target"], base / r["swapped"], r.get("source_id") or r["source"])
+        for r in rows
+    ]
+
+
+class SwapEvaluator:
+    """Embedded defaults: dlib's 128-d recogniser for identity and dlib landmarks + solvePnP for pose."""
+
+    def __init__(self, inception_weights: str | None = None):
+        self.detector = DlibFaceDetector()
+        self.recognizer = DlibFaceRecognizer()
+        self.fid = build_fid(inception_weights)
+
+    def _face(self, image: np.ndarray, what: Path):
+        faces = self.detector(image)
+        if not faces:
+            raise DataError(f"no face found in {what}")
+        return faces[0]
+
+    def evaluate(self, triples: list[SwapTriple], progress: bool = True) -> Evaluation:
+        identity, pose, expression = IdentityRetrieval(), PoseError(), ExpressionError()
+        ids = {name: i for i, name in enumerate(dict.fromkeys(t.source_id for t in triples))}
+        report = Evaluation(pairs=len(triples))
+        for triple in tqdm(triples, desc="scoring swaps", unit="pair", disable=not progress):
+            try:
+                source, target, swapped = (read_image(p) for p in (triple.source, triple.target, triple.swapped))
+                faces = [self._face(image, p) for image, p in ((source, triple.source), (target, triple.target), (swapped, triple.swapped))]
+            except DataError as err:
+                report.skipped.append(str(err))
+                continue
+            source_face, target_face, swapped_face = faces
+            embeddings = [torch.tensor(self.recognizer.descriptor(img, face)) for img, face in zip((swapped, source), (swapped_face, source_face))]
+            identity.update(embeddings[0][None], embeddings[1][None], torch.tensor([ids[triple.source_id]]))
+            poses = [torch.tensor(landmark_pose(face, img.shape[:2]))[None] for img, face in ((swapped, swapped_face), (target, target_face))]
+            pose.update(*poses)
+            expression.update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
+            if self.fid is not None:
+                for image, real in ((target, True), (swapped, False)):
+                    resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
+                    self.fid.update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=real)
+            report.scored += 1
+        if report.scored == 0:
+            raise DataError("no pair could be scored (see the skipped list)")
+        results = {k: float(v) for k, v in identity.compute().items()}
+        results["pose_error"] = float(pose.compute())
+        results["expression_error"] = float(expression.compute())
+        if self.fid is not None and report.scored >= 2:
+            results["fid"] = float(self.fid.compute())
+        else:
+            results["fid"] = None
+            results["fid_note"] = "no Inception weights (see --inception)" if self.fid is None else "FID needs at least 2 pairs"
+        results["backends"] = {"identity": "dlib 128-d recogniser", "pose": "dlib 68 landmarks + solvePnP"}
+        report.results = results
+        return report

@@ -1,0 +1,85 @@
+"""Pose error: L2 distance between the (yaw, pitch, roll) of swapped and target faces, degrees.
+
+Backends: Hopenet (ResNet-50 with binned angle heads, weights from a local path) as in the
+paper; the embedded default fits a generic 3D face to dlib's 68 landmarks with solvePnP.
+"""
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+from torchvision.models.resnet import Bottleneck, ResNet
+
+from mobilefaceswap.data.detection import DetectedFace
+from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
+
+
+class PoseError(Metric):
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
+
+    def update(self, swapped_pose: torch.Tensor, target_pose: torch.Tensor) -> None:
+        """(N, 3) yaw, pitch, roll in degrees."""
+        distance = (swapped_pose.float() - target_pose.float()).norm(dim=1)
+        self.total += distance.sum()
+        self.count += len(distance)
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+# A generic face in millimetres (nose tip at the origin) for the six landmarks below.
+FACE_MODEL_3D = np.array(
+    [(0.0, 0.0, 0.0), (0.0, -330.0, -65.0), (-225.0, 170.0, -135.0), (225.0, 170.0, -135.0), (-150.0, -150.0, -125.0), (150.0, -150.0, -125.0)]
+)
+MODEL_LANDMARKS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, eye outer corners, mouth corners
+
+
+def landmark_pose(face: DetectedFace, image_size: tuple[int, int]) -> np.ndarray:
+    """(yaw, pitch, roll) in degrees of a face from its 68 landmarks and a pinhole camera."""
+    h, w = image_size
+    camera = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], np.float64)
+    points = face.landmarks68[MODEL_LANDMARKS].astype(np.float64)
+    ok, rotation, _ = cv2.solvePnP(FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        raise ValueError("solvePnP found no pose")
+    matrix, _ = cv2.Rodrigues(rotation)
+    # The model's y axis points up and its z towards the camera; the camera's y points down and
+    # its z away. A frontal face thus gives diag(1, -1, -1): angles are read relative to it.
+    matrix = matrix @ np.diag([1.0, -1.0, -1.0])
+    pitch = np.degrees(np.arctan2(matrix[2, 1], matrix[2, 2]))
+    yaw = np.degrees(np.arcsin(np.clip(-matrix[2, 0], -1, 1)))
+    roll = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
+    return np.array([yaw, pitch, roll])
+
+
+class Hopenet(nn.Module):
+    """Hopenet (Ruiz et al.): ResNet-50 with three 66-bin heads of 3 degrees; keys of its released weights."""
+
+    def __init__(self, bins: int = 66):
+        super().__init__()
+        backbone = ResNet(Bottleneck, [3, 4, 6, 3])
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"):
+            setattr(self, name, getattr(backbone, name))
+        self.fc_yaw = nn.Linear(2048, bins)
+        self.fc_pitch = nn.Linear(2048, bins)
+        self.fc_roll = nn.Linear(2048, bins)
+        self.fc_finetune = nn.Linear(2048 + 3, 3)  # in the released file, unused at inference
+        self.register_buffer("bin_centres", torch.arange(bins, dtype=torch.float32) * 3 - 99, persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Face crops (B, 3, H, W) in [0, 1] -> (B, 3) yaw, pitch, roll in degrees."""
+        x = F.interpolate(image, size=(224, 224), mode="bilinear", align_corners=False)
+        x = self.maxpool(self.relu(self.bn1(self.conv1((x - self.mean) / self.std))))
+        x = self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))).flatten(1)
+        angles = [(head(x).softmax(dim=1) * self.bin_centres).sum(dim=1) for head in (self.fc_yaw, self.fc_pitch, self.fc_roll)]
+        return torch.stack(angles, dim=1)

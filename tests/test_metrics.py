@@ -1,0 +1,166 @@
+"""Metrics on constructed cases with known answers."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mobilefaceswap.data.detection import DlibFaceDetector
+from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
+from mobilefaceswap.metrics.identity import DlibIdentityEmbedder
+from mobilefaceswap.metrics.pose import Hopenet, landmark_pose
+
+
+def test_retrieval_is_perfect_when_swapped_equals_source():
+    source = F.normalize(torch.randn(40, 128), dim=1)
+    ids = torch.arange(40) % 10
+    metric = IdentityRetrieval()
+    metric.update(source, source, ids)
+    result = metric.compute()
+    assert result["id_retrieval"] == 100 and torch.isclose(result["id_similarity"], torch.tensor(1.0))
+
+
+def test_retrieval_is_at_chance_when_swapped_is_someone_else():
+    torch.manual_seed(0)
+    gallery = F.normalize(torch.randn(10, 256), dim=1)
+    ids = torch.arange(2000) % 10
+    metric = IdentityRetrieval()
+    for chunk in ids.split(500):  # several updates accumulate
+        metric.update(torch.randn(len(chunk), 256), gallery[chunk], chunk)  # swapped = unrelated target faces
+    assert 6 < metric.compute()["id_retrieval"] < 14  # chance is 10% with 10 sources
+
+
+def test_dlib_embedder_recognises_the_same_person():
+    photos = bundled_photos()
+    group = photos["insightface/t1.jpg"]
+    faces = DlibFaceDetector()(group)
+    crops = [group[max(f.box[1] - 40, 0) : f.box[3] + 40, max(f.box[0] - 40, 0) : f.box[2] + 40] for f in faces]
+    embedder = DlibIdentityEmbedder()
+    originals = embedder(crops)
+    shifted = embedder([np.ascontiguousarray(c[5:, 5:]) for c in crops])  # same people, other crops
+    metric = IdentityRetrieval()
+    metric.update(shifted, originals, torch.arange(len(crops)))
+    assert metric.compute()["id_retrieval"] == 100
+
+
+def test_pose_error_is_zero_for_identical_poses():
+    metric = PoseError()
+    pose = torch.tensor([[10.0, -5.0, 3.0], [0.0, 0.0, 0.0]])
+    metric.update(pose, pose)
+    assert metric.compute() == 0
+
+
+@pytest.mark.parametrize("angle", [10.0, 20.0])
+def test_rotated_face_gives_the_rotation_as_pose_error(angle):
+    image = bundled_photos()["skimage/astronaut"]
+    detector = DlibFaceDetector()
+    face = detector(image)[0]
+    rotation = cv2.getRotationMatrix2D(tuple(map(float, face.landmarks68.mean(0))), angle, 1.0)
+    rotated = cv2.warpAffine(image, rotation, image.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+    before = torch.tensor(landmark_pose(face, image.shape[:2]))[None]
+    after = torch.tensor(landmark_pose(detector(rotated)[0], rotated.shape[:2]))[None]
+    metric = PoseError()
+    metric.update(after, before)
+    assert abs(metric.compute().item() - angle) < 2.0
+    assert abs(abs(after[0, 2] - before[0, 2]).item() - angle) < 2.0  # it is the roll that changed
+
+
+def test_hopenet_has_the_released_structure():
+    net = Hopenet().eval()
+    keys = net.state_dict()
+    assert {"fc_yaw.weight", "fc_pitch.weight", "fc_roll.weight", "fc_finetune.weight", "layer4.2.conv3.weight"} <= set(keys)
+    with torch.no_grad():
+        angles = net(torch.rand(2, 3, 224, 224))
+    assert angles.shape == (2, 3) and (angles.abs() <= 99).all()
+
+
+def test_expression_error():
+    landmarks = torch.rand(3, 68, 2) * 100
+    metric = ExpressionError()
+    metric.update(landmarks, landmarks * 2 + 5)  # same shape, other scale and place
+    assert metric.compute() < 1e-5
+    opened = landmarks.clone()
+    opened[:, 57] += torch.tensor([0.0, 30.0])  # lower lip down
+    metric.reset()
+    metric.update(opened, landmarks)
+    assert metric.compute() > 0.01
+
+
+def test_no_fid_without_inception_weights(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert build_fid() is None
+    assert build_fid(tmp_path / "missing.pth") is None
+    assert "no FID" in caplog.text and "no other network" in caplog.text
+
+
+def test_fid_with_local_inception_weights(tmp_path, monkeypatch):
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    # Random weights of the real Inception architecture, written where TORCH_HOME keeps them.
+    monkeypatch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: {})
+    monkeypatch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None)
+    random_net = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    monkeypatch.undo()
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(random_net.state_dict(), cache / "weights-inception-2015-12-05-6726825d.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    fid = build_fid()
+    assert fid is not None
+    torch.manual_seed(0)
+    images = torch.rand(8, 3, 64, 64)
+    fid.update(images, real=True)
+    fid.update(images, real=False)
+    same = fid.compute().item()
+    fid.reset()
+    fid.update(images, real=True)
+    fid.update((images * 0.2).clamp(0, 1), real=False)
+    assert abs(same) < 1e-2 and fid.compute().item() > same
+
+
+def _manifest(tmp_path, rows: list[tuple[str, str, str]]):
+    """Face crops of the group photo as files, and a manifest over them."""
+    from mobilefaceswap.inference.swap import write_image
+
+    group = bundled_photos()["insightface/t1.jpg"]
+    for i, f in enumerate(DlibFaceDetector()(group)):
+        crop = group[max(f.box[1] - 50, 0) : f.box[3] + 50, max(f.box[0] - 50, 0) : f.box[2] + 50]
+        write_image(tmp_path / f"face{i}.png", crop)
+    lines = ["source,target,swapped"] + [",".join(r) for r in rows]
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "manifest.csv"
+
+
+def _eval(manifest, *extra):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mfs = str(Path(sys.executable).parent / "mfs")
+    result = subprocess.run([mfs, "eval-swaps", "--manifest", str(manifest), "--json", "--quiet", *extra], capture_output=True, text=True)
+    return result, (json.loads(result.stdout) if result.returncode == 0 else None)
+
+
+def test_eval_swaps_scores_known_cases(tmp_path):
+    # swapped = source: perfect identity; swapped = target: zero pose and expression error.
+    as_source = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 4}.png", f"face{i}.png") for i in range(4)])
+    result, report = _eval(as_source)
+    assert result.returncode == 0, result.stderr
+    assert report["scored"] == 4 and report["results"]["id_retrieval"] == 100
+    assert report["results"]["pose_error"] > 1 and report["results"]["fid"] is None and "Inception" in report["results"]["fid_note"]
+    as_target = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 4}.png", f"face{(i + 1) % 4}.png") for i in range(4)])
+    result, report = _eval(as_target)
+    assert report["results"]["pose_error"] == 0 and report["results"]["expression_error"] == 0
+    assert report["results"]["id_retrieval"] == 0  # each swap shows the next person, another source
+
+
+def test_eval_swaps_bad_input(tmp_path):
+    manifest = _manifest(tmp_path, [("face0.png", "face1.png", "missing.png"), ("face1.png", "face2.png", "face1.png")])
+    result, report = _eval(manifest)
+    assert result.returncode == 0 and report["scored"] == 1 and "cannot read image" in report["skipped"][0]
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    result, _ = _eval(tmp_path / "bad.csv")
+    assert result.returncode != 0 and "needs a header with source,target,swapped" in result.stderr and "Traceback" not in result.stderr
