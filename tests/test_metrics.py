@@ -164,3 +164,20 @@ def test_eval_swaps_bad_input(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     result, _ = _eval(tmp_path / "bad.csv")
     assert result.returncode != 0 and "needs a header with source,target,swapped" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eval_swaps_with_hopenet_and_cosface_weights(tmp_path):
+    from mobilefaceswap.models.identity import IRSEResNet
+
+    torch.manual_seed(0)
+    torch.save(Hopenet().state_dict(), tmp_path / "hopenet.pth")
+    cosface = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 512), use_se=False).eval()
+    torch.onnx.export(cosface, (torch.rand(1, 3, 112, 112),), tmp_path / "cosface.onnx", dynamo=False, do_constant_folding=False,
+                      opset_version=13, input_names=["data"], output_names=["embedding", "map"])
+    manifest = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 3}.png", f"face{i}.png") for i in range(3)])
+    result, report = _eval(manifest, "--hopenet", str(tmp_path / "hopenet.pth"), "--cosface", str(tmp_path / "cosface.onnx"))
+    assert result.returncode == 0, result.stderr
+    assert report["results"]["backends"]["pose"].startswith("Hopenet") and report["results"]["backends"]["identity"].startswith("CosFace")
+    assert report["results"]["id_retrieval"] == 100  # swapped = source, whatever the embedder
+    result, _ = _eval(manifest, "--hopenet", str(tmp_path / "none.pth"))
+    assert result.returncode != 0 and "--hopenet: weights file not found" in result.stderr

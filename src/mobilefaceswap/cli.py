@@ -106,7 +106,8 @@ def _eval_swaps(args: argparse.Namespace) -> None:
     from mobilefaceswap.evaluate import SwapEvaluator, read_manifest
     from mobilefaceswap.utils import write_atomic
 
-    report = asdict(SwapEvaluator(args.inception).evaluate(read_manifest(args.manifest), progress=not args.quiet))
+    evaluator = SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
+    report = asdict(evaluator.evaluate(read_manifest(args.manifest), progress=not args.quiet))
     text = json.dumps(report, indent=2)
     if args.out:
         write_atomic(Path(args.out), lambda tmp: Path(tmp).write_text(text + "\n"))
@@ -166,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
     evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
     evaluate.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
+    evaluate.add_argument("--hopenet", help="Hopenet state dict: pose from Hopenet (default: dlib landmarks + solvePnP)")
+    evaluate.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, or an IR-SE 50 state dict) for identity (default: dlib)")
     evaluate.add_argument("--json", action="store_true", help="print the whole JSON report")
     evaluate.add_argument("--out", help="also write the JSON report to this file")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -16,11 +16,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.inference.swap import read_image
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
-from mobilefaceswap.metrics.pose import landmark_pose
+from mobilefaceswap.metrics.pose import Hopenet, landmark_pose
+from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.identity_onnx import load_onnx_identity
+from mobilefaceswap.models.pretrained import load_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +64,46 @@ def read_manifest(path: str | Path) -> list[SwapTriple]:
 
 
 class SwapEvaluator:
-    """Embedded defaults: dlib's 128-d recogniser for identity and dlib landmarks + solvePnP for pose."""
+    """Identity: dlib's 128-d recogniser, or a CosFace/ArcFace network (``cosface_weights``: an
+    ONNX file or an IR-SE 50 state dict). Pose: dlib landmarks + solvePnP, or Hopenet
+    (``hopenet_weights``). FID when Inception weights are found."""
 
-    def __init__(self, inception_weights: str | None = None):
+    def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None):
         self.detector = DlibFaceDetector()
         self.recognizer = DlibFaceRecognizer()
         self.fid = build_fid(inception_weights)
+        self.hopenet = None
+        if hopenet_weights is not None:
+            self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval()
+        self.cosface = None
+        if cosface_weights is not None:
+            if str(cosface_weights).endswith(".onnx"):
+                net = load_onnx_identity(cosface_weights, "--cosface")
+            else:
+                net = load_pretrained(IRSEResNet(layers=(3, 4, 14, 3)), cosface_weights, "--cosface", "an IR-SE 50 state dict")
+            self.cosface = IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3).eval()
+        self.backends = {
+            "identity": "CosFace network " + str(cosface_weights) if self.cosface else "dlib 128-d recogniser",
+            "pose": "Hopenet " + str(hopenet_weights) if self.hopenet else "dlib 68 landmarks + solvePnP",
+        }
+
+    @torch.no_grad()
+    def _identity(self, image: np.ndarray, face) -> torch.Tensor:
+        if self.cosface is None:
+            return torch.tensor(self.recognizer.descriptor(image, face), dtype=torch.float32)
+        crop, _ = align_face(image, face.landmarks5, 112)
+        return self.cosface(torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255).z[0]
+
+    @torch.no_grad()
+    def _pose(self, image: np.ndarray, face) -> torch.Tensor:
+        if self.hopenet is None:
+            return torch.tensor(landmark_pose(face, image.shape[:2]), dtype=torch.float32)
+        left, top, right, bottom = face.box
+        margin = 0.2 * (right - left)  # Hopenet reads loose crops
+        y0, y1 = int(max(top - 2 * margin, 0)), int(min(bottom + margin, image.shape[0]))
+        x0, x1 = int(max(left - margin, 0)), int(min(right + margin, image.shape[1]))
+        crop = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255
+        return self.hopenet(crop)[0]
 
     def _face(self, image: np.ndarray, what: Path):
         faces = self.detector(image)
@@ -85,10 +123,10 @@ class SwapEvaluator:
                 report.skipped.append(str(err))
                 continue
             source_face, target_face, swapped_face = faces
-            embeddings = [torch.tensor(self.recognizer.descriptor(img, face)) for img, face in zip((swapped, source), (swapped_face, source_face))]
-            identity.update(embeddings[0][None], embeddings[1][None], torch.tensor([ids[triple.source_id]]))
-            poses = [torch.tensor(landmark_pose(face, img.shape[:2]))[None] for img, face in ((swapped, swapped_face), (target, target_face))]
-            pose.update(*poses)
+            identity.update(
+                self._identity(swapped, swapped_face)[None], self._identity(source, source_face)[None], torch.tensor([ids[triple.source_id]])
+            )
+            pose.update(self._pose(swapped, swapped_face)[None], self._pose(target, target_face)[None])
             expression.update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
             if self.fid is not None:
                 for image, real in ((target, True), (swapped, False)):
@@ -105,6 +143,6 @@ class SwapEvaluator:
         else:
             results["fid"] = None
             results["fid_note"] = "no Inception weights (see --inception)" if self.fid is None else "FID needs at least 2 pairs"
-        results["backends"] = {"identity": "dlib 128-d recogniser", "pose": "dlib 68 landmarks + solvePnP"}
+        results["backends"] = self.backends
         report.results = results
         return report

@@ -1,7 +1,8 @@
 """Expression error: distance between normalised eye and mouth landmark shapes (beyond the paper)."""
 
 import torch
-from torchmetrics import Metric
+
+from mobilefaceswap.metrics.distance import MeanDistance
 
 EYES_AND_MOUTH = list(range(36, 48)) + list(range(48, 68))  # dlib's 68-point indices
 
@@ -14,20 +15,7 @@ def normalised_shape(landmarks: torch.Tensor) -> torch.Tensor:
     return (points - points.mean(1, keepdim=True)) / scale
 
 
-class ExpressionError(Metric):
-    higher_is_better = False
-    full_state_update = False
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
-
+class ExpressionError(MeanDistance):
     def update(self, swapped_landmarks: torch.Tensor, target_landmarks: torch.Tensor) -> None:
         """(N, 68, 2) landmarks of swapped and target faces."""
-        distance = (normalised_shape(swapped_landmarks.float()) - normalised_shape(target_landmarks.float())).norm(dim=2).mean(1)
-        self.total += distance.sum()
-        self.count += len(distance)
-
-    def compute(self) -> torch.Tensor:
-        return self.total / self.count
+        self.add((normalised_shape(swapped_landmarks.float()) - normalised_shape(target_landmarks.float())).norm(dim=2).mean(1))

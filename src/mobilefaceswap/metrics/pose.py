@@ -9,30 +9,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
 from torchvision.models.resnet import Bottleneck, ResNet
 
 from mobilefaceswap.data.detection import DetectedFace
+from mobilefaceswap.metrics.distance import MeanDistance
 from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
 
 
-class PoseError(Metric):
-    higher_is_better = False
-    full_state_update = False
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
-
+class PoseError(MeanDistance):
     def update(self, swapped_pose: torch.Tensor, target_pose: torch.Tensor) -> None:
         """(N, 3) yaw, pitch, roll in degrees."""
-        distance = (swapped_pose.float() - target_pose.float()).norm(dim=1)
-        self.total += distance.sum()
-        self.count += len(distance)
-
-    def compute(self) -> torch.Tensor:
-        return self.total / self.count
+        self.add((swapped_pose.float() - target_pose.float()).norm(dim=1))
 
 
 # A generic face in millimetres (nose tip at the origin) for the six landmarks below.
