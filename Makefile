@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test smoke stats clean
+.PHONY: install test smoke stats reproduce-table2 clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,16 @@ test: install
 # Main job on the embedded default: distil the student on the bundled faces.
 smoke: install
 	$(BIN)/mfs-train profile=smoke
+
+# Table 2: one Hydra multirun member per ablation (finished members are skipped on rerun, a
+# failed one is recorded and the others go on), then the table beside the paper's values.
+TABLE2_ROWS := full,no_prediction,adain,no_modulation,autoencoder,no_fusion,no_kd,no_id_reweight,no_quality_reweight,no_id_loss,full_mask
+PROFILE ?= smoke
+TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv)
+
+reproduce-table2: install
+	$(BIN)/mfs-train -m experiment=table2 profile=$(PROFILE) ablation=$(TABLE2_ROWS) $(TABLE2_ARGS)
+	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --out experiments/results
 
 stats: install
 	$(BIN)/mfs stats --size 224 --json

@@ -117,6 +117,19 @@ def _eval_swaps(args: argparse.Namespace) -> None:
         print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
 
 
+def _table2(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from mobilefaceswap.table2 import collect, markdown, write_tables
+
+    if not Path(args.results).is_dir():
+        raise ValueError(f"no sweep results in {args.results} (run make reproduce-table2)")
+    records = collect(args.results)
+    md, table = write_tables(records, args.out)
+    print(markdown(records))
+    print(f"written: {md} and {table}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="also write the JSON report to this file")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_eval_swaps)
+
+    table2 = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
+    table2.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
+    table2.add_argument("--out", default="experiments/results", help="where table2.md and table2.csv go")
+    table2.set_defaults(run=_table2)
     return parser
 
 

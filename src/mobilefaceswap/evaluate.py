@@ -111,38 +111,47 @@ class SwapEvaluator:
             raise DataError(f"no face found in {what}")
         return faces[0]
 
-    def evaluate(self, triples: list[SwapTriple], progress: bool = True) -> Evaluation:
-        identity, pose, expression = IdentityRetrieval(), PoseError(), ExpressionError()
-        ids = {name: i for i, name in enumerate(dict.fromkeys(t.source_id for t in triples))}
-        report = Evaluation(pairs=len(triples))
-        for triple in tqdm(triples, desc="scoring swaps", unit="pair", disable=not progress):
-            try:
-                source, target, swapped = (read_image(p) for p in (triple.source, triple.target, triple.swapped))
-                faces = [self._face(image, p) for image, p in ((source, triple.source), (target, triple.target), (swapped, triple.swapped))]
-            except DataError as err:
-                report.skipped.append(str(err))
-                continue
-            source_face, target_face, swapped_face = faces
-            identity.update(
-                self._identity(swapped, swapped_face)[None], self._identity(source, source_face)[None], torch.tensor([ids[triple.source_id]])
-            )
-            pose.update(self._pose(swapped, swapped_face)[None], self._pose(target, target_face)[None])
-            expression.update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
-            if self.fid is not None:
-                for image, real in ((target, True), (swapped, False)):
-                    resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
-                    self.fid.update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=real)
-            report.scored += 1
-        if report.scored == 0:
+    def new_metrics(self) -> dict:
+        if self.fid is not None:
+            self.fid.reset()
+        return {"identity": IdentityRetrieval(), "pose": PoseError(), "expression": ExpressionError(), "scored": 0}
+
+    def score(self, metrics: dict, source: np.ndarray, target: np.ndarray, swapped: np.ndarray, source_id: int, names=("source", "target", "swapped")) -> None:
+        """Add one (source, target, swapped) triple of RGB uint8 images; DataError if a face is missing."""
+        source_face, target_face, swapped_face = (self._face(image, name) for image, name in zip((source, target, swapped), names))
+        metrics["identity"].update(self._identity(swapped, swapped_face)[None], self._identity(source, source_face)[None], torch.tensor([source_id]))
+        metrics["pose"].update(self._pose(swapped, swapped_face)[None], self._pose(target, target_face)[None])
+        metrics["expression"].update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
+        if self.fid is not None:
+            for image, real in ((target, True), (swapped, False)):
+                resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
+                self.fid.update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=real)
+        metrics["scored"] += 1
+
+    def results(self, metrics: dict) -> dict:
+        if metrics["scored"] == 0:
             raise DataError("no pair could be scored (see the skipped list)")
-        results = {k: float(v) for k, v in identity.compute().items()}
-        results["pose_error"] = float(pose.compute())
-        results["expression_error"] = float(expression.compute())
-        if self.fid is not None and report.scored >= 2:
+        results = {k: float(v) for k, v in metrics["identity"].compute().items()}
+        results["pose_error"] = float(metrics["pose"].compute())
+        results["expression_error"] = float(metrics["expression"].compute())
+        if self.fid is not None and metrics["scored"] >= 2:
             results["fid"] = float(self.fid.compute())
         else:
             results["fid"] = None
             results["fid_note"] = "no Inception weights (see --inception)" if self.fid is None else "FID needs at least 2 pairs"
         results["backends"] = self.backends
-        report.results = results
+        return results
+
+    def evaluate(self, triples: list[SwapTriple], progress: bool = True) -> Evaluation:
+        metrics = self.new_metrics()
+        ids = {name: i for i, name in enumerate(dict.fromkeys(t.source_id for t in triples))}
+        report = Evaluation(pairs=len(triples))
+        for triple in tqdm(triples, desc="scoring swaps", unit="pair", disable=not progress):
+            paths = (triple.source, triple.target, triple.swapped)
+            try:
+                self.score(metrics, *(read_image(p) for p in paths), ids[triple.source_id], names=paths)
+            except DataError as err:
+                report.skipped.append(str(err))
+        report.scored = metrics["scored"]
+        report.results = self.results(metrics)
         return report

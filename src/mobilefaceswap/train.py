@@ -1,11 +1,15 @@
 """``mfs-train``: the Hydra entry point that distils the student (config: conf/train.yaml)."""
 
+import json
 import logging
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 import lightning as L
 import torch
 from hydra.utils import instantiate
@@ -15,6 +19,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
+from mobilefaceswap.utils import write_atomic
 from mobilefaceswap.modules import StudentGAN
 
 log = logging.getLogger(__name__)
@@ -99,17 +104,78 @@ def train(cfg: DictConfig) -> L.Trainer:
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     if trainer.is_global_zero:
         export_swapper(cfg, module, run_dir / "swapper.pt")
+        if cfg.evaluate:
+            write_json(run_dir / "eval.json", evaluate_run(cfg, module, datamodule))
+        write_json(run_dir / "finished.json", {"global_step": trainer.global_step})
     log.info("run directory: %s", run_dir)
     return trainer
 
 
+def write_json(path: Path, data: dict) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+@torch.no_grad()
+def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule) -> dict:
+    """Score the student, and the teacher it learnt from, on the fixed validation pairs."""
+    from mobilefaceswap.evaluate import SwapEvaluator
+
+    module.eval()
+    evaluator = SwapEvaluator(cfg.paths.inception)
+    pairs = datamodule.val_set
+    to_image = lambda t: (t.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()  # noqa: E731
+    scores = {"student": evaluator.new_metrics()}
+    if module.loss_cfg.distillation:
+        scores["teacher"] = evaluator.new_metrics()
+    skipped = []
+    for i in range(len(pairs)):
+        item = pairs[i]
+        source_index, _ = pairs.pair_indices(i)
+        batch = {k: v[None].to(module.device) for k, v in item.items()}
+        ref = module.distillation_targets(batch)
+        outputs = {"student": module.student(batch["target"], ref.source_identity.z, ref.source_identity.map).image, "teacher": ref.reference_image}
+        for who, metrics in scores.items():
+            try:
+                evaluator.score(metrics, to_image(item["source"]), to_image(item["target"]), to_image(outputs[who][0]), int(pairs.identities[source_index]))
+            except DataError as err:
+                skipped.append(f"{who} pair {i}: {err}")
+    results = {}
+    for who, metrics in scores.items():
+        try:
+            results[who] = {**evaluator.results(metrics), "scored": metrics["scored"]}
+        except DataError:  # e.g. an untrained teacher draws no detectable face
+            results[who] = {"scored": 0, "note": "no face was found in any of its outputs"}
+    choices = HydraConfig.get().runtime.choices
+    results["run"] = {
+        "pairs": len(pairs),
+        "skipped": skipped,
+        "steps": module.global_step,
+        **{group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality")},
+    }
+    return results
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
+    run_dir = Path(cfg.paths.run_dir)
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        try:
+            train(cfg)
+        except USER_ERRORS as err:
+            log.error("%s", err)
+            sys.exit(f"error: {err}")
+        return
+    # In a sweep a finished member is skipped on rerun, and a failing one is recorded while
+    # the others go on.
+    if (run_dir / "finished.json").is_file():
+        log.info("already finished, skipped: %s", run_dir)
+        return
     try:
         train(cfg)
-    except USER_ERRORS as err:
-        log.error("%s", err)
-        sys.exit(f"error: {err}")
+        (run_dir / "failed.json").unlink(missing_ok=True)
+    except Exception as err:  # noqa: BLE001 - any failure of one member
+        log.error("sweep member failed: %s", err)
+        write_json(run_dir / "failed.json", {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
 
 
 if __name__ == "__main__":

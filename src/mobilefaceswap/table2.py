@@ -1,0 +1,81 @@
+"""Aggregating a Table 2 sweep into ``table2.md`` and ``table2.csv``, beside the paper's values."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from mobilefaceswap.utils import write_atomic
+
+ROWS_FILE = Path(__file__).resolve().parents[2] / "experiments" / "table2.yaml"
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def collect(results_dir: str | Path, rows_file: str | Path = ROWS_FILE) -> list[dict]:
+    """One record per paper row: ours (or failed / missing) beside the paper's numbers."""
+    results_dir = Path(results_dir)
+    records = []
+    for row in OmegaConf.to_container(OmegaConf.load(rows_file))["rows"]:
+        # The teacher row is scored in the full model's run, on the same pairs.
+        run = results_dir / ("full" if row["ablation"] == "teacher" else row["ablation"])
+        who = "teacher" if row["ablation"] == "teacher" else "student"
+        record = {"row": row["name"], "ablation": row["ablation"], "mapping": row["mapping"], "paper_id": row["id"],
+                  "paper_pose": row["pose"], "paper_fid": row["fid"], "id": None, "pose": None, "fid": None}
+        evaluation, failure = _read_json(run / "eval.json"), _read_json(run / "failed.json")
+        if evaluation is not None and evaluation.get(who, {}).get("scored"):
+            scores = evaluation[who]
+            record.update(status="done", id=scores["id_retrieval"], pose=scores["pose_error"], fid=scores["fid"])
+            record["run"] = evaluation["run"]
+        elif evaluation is not None:
+            record["status"] = f"not scored: {evaluation.get(who, {}).get('note', 'no evaluation of ' + who)}"
+        elif failure is not None:
+            record["status"] = f"failed: {failure['error']}"
+        else:
+            record["status"] = "not run"
+        records.append(record)
+    return records
+
+
+def _number(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(records: list[dict]) -> str:
+    runs = [r["run"] for r in records if "run" in r]
+    setting = runs[0] if runs else {}
+    lines = [
+        "# Table 2 reproduction",
+        "",
+        f"Made by `make reproduce-table2` (profile `{setting.get('profile', '?')}`, data `{setting.get('data', '?')}`, "
+        f"teacher `{setting.get('teacher', '?')}`, identity `{setting.get('identity', '?')}`, quality `{setting.get('quality', '?')}`, "
+        f"{setting.get('steps', '?')} generator steps, {setting.get('pairs', '?')} evaluation pairs; identity retrieval with dlib's "
+        "recogniser and pose with dlib landmarks + solvePnP unless configured otherwise). Ours is not the paper's protocol unless "
+        "the profile is `paper` with FaceForensics++.",
+        "",
+        "| row | ablation | Id % (ours / paper) | Pose (ours / paper) | FID (ours / paper) | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        mark = " (row inferred)" if r["mapping"] == "inferred" else ""
+        lines.append(
+            f"| {r['row']}{mark} | `{r['ablation']}` | {_number(r['id'])} / {r['paper_id']:.2f} | {_number(r['pose'])} / {r['paper_pose']:.2f} "
+            f"| {_number(r['fid'])} / {r['paper_fid']:.2f} | {r['status']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    columns = ["row", "ablation", "mapping", "status", "id", "paper_id", "pose", "paper_pose", "fid", "paper_fid"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(records)
+    md = write_atomic(out_dir / "table2.md", lambda tmp: Path(tmp).write_text(markdown(records)))
+    table = write_atomic(out_dir / "table2.csv", lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    return md, table

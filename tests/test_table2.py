@@ -1,0 +1,57 @@
+"""The Table 2 sweep: members that fail are recorded, finished ones are skipped, the table is aggregated."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mobilefaceswap.table2 import collect, markdown, write_tables
+
+MFS = Path(sys.executable).parent
+
+
+def test_aggregation_reports_done_failed_and_missing_rows(tmp_path):
+    run = {"profile": "smoke", "data": "embedded", "teacher": "simswap", "identity": "irse", "quality": "none", "steps": 3, "pairs": 8}
+    scores = {"id_retrieval": 90.0, "pose_error": 2.0, "fid": None, "scored": 8}
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "eval.json").write_text(json.dumps({"student": scores, "teacher": {**scores, "id_retrieval": 95.0}, "run": run}))
+    (tmp_path / "adain").mkdir()
+    (tmp_path / "adain" / "failed.json").write_text(json.dumps({"error": "RuntimeError: boom"}))
+    records = {r["ablation"]: r for r in collect(tmp_path)}
+    assert len(records) == 12
+    assert records["full"]["status"] == "done" and records["full"]["id"] == 90.0 and records["full"]["paper_id"] == 95.98
+    assert records["teacher"]["id"] == 95.0  # scored in the full model's run
+    assert records["adain"]["status"] == "failed: RuntimeError: boom"
+    assert records["no_kd"]["status"] == "not run"
+    md, table = write_tables(list(records.values()), tmp_path / "out")
+    text = md.read_text()
+    assert "| Ours | `full` | 90.00 / 95.98 | 2.00 / 1.32 | - / 6.79 | done |" in text
+    assert "profile `smoke`" in text and "(row inferred)" in markdown(list(records.values()))
+    assert table.read_text().splitlines()[0] == "row,ablation,mapping,status,id,paper_id,pose,paper_pose,fid,paper_fid"
+
+
+@pytest.mark.slow
+def test_sweep_goes_on_after_a_failure_and_skips_finished_members(tmp_path, face_cache):
+    env = dict(os.environ, WANDB_MODE="offline", PYTHONUNBUFFERED="1")
+    args = [str(MFS / "mfs-train"), "-m", "experiment=table2", "profile=smoke", "ablation=no_kd", "trainer.max_steps=1", "logger=csv",
+            f"paths.cache_dir={face_cache}", "callbacks.image_grid.every_n_steps=0", "hydra.sweep.subdir=${hydra.job.num}"]
+    results = tmp_path / "experiments/results/table2/smoke"
+    # Member 1 fails (an invalid switch); member 0 still trains and is scored.
+    first = subprocess.run([*args, "model.net.pointwise=modulated,nonsense"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "pointwise='nonsense'" in json.loads((results / "1/failed.json").read_text())["error"]
+    evaluation = json.loads((results / "0/eval.json").read_text())
+    assert evaluation["student"]["scored"] > 0 and evaluation["run"]["ablation"] == "no_kd" and "teacher" not in evaluation
+    # Rerun: the finished member is skipped, the failed one runs again and succeeds.
+    second = subprocess.run([*args, "model.net.pointwise=modulated,static"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert (second.stdout + second.stderr).count("already finished, skipped") == 1
+    assert not (results / "1/failed.json").exists() and (results / "1/finished.json").exists()
+
+
+def test_table2_command_needs_results(tmp_path):
+    result = subprocess.run([str(MFS / "mfs"), "table2", "--results", str(tmp_path / "none")], capture_output=True, text=True)
+    assert result.returncode != 0 and "no sweep results" in result.stderr
