@@ -48,8 +48,6 @@ def _convert_paddle(args: argparse.Namespace) -> None:
 def _swap(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    import cv2
-
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import Swapping, read_image, swap_targets
     from mobilefaceswap.models.swapper import load_swapper
@@ -59,8 +57,7 @@ def _swap(args: argparse.Namespace) -> None:
     )
     source = read_image(args.source)
     if args.aligned:
-        size = pipeline.swapper.crop_size
-        pipeline.set_aligned_source(cv2.resize(source, (size, size), interpolation=cv2.INTER_AREA))
+        pipeline.set_aligned_source(source)
     else:
         pipeline.set_source(source)
     if args.only:

@@ -20,7 +20,9 @@ from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.inference.swap import read_image
+from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
+from mobilefaceswap.metrics.fid import inception_weights as find_inception
 from mobilefaceswap.metrics.pose import Hopenet, landmark_pose
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.identity_onnx import load_onnx_identity
@@ -71,7 +73,9 @@ class SwapEvaluator:
     def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None):
         self.detector = DlibFaceDetector()
         self.recognizer = DlibFaceRecognizer()
-        self.fid = build_fid(inception_weights)
+        self.inception = find_inception(inception_weights)
+        if self.inception is None:
+            build_fid(inception_weights)  # says, once, why no FID is reported
         self.hopenet = None
         if hopenet_weights is not None:
             self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval()
@@ -112,9 +116,14 @@ class SwapEvaluator:
         return faces[0]
 
     def new_metrics(self) -> dict:
-        if self.fid is not None:
-            self.fid.reset()
-        return {"identity": IdentityRetrieval(), "pose": PoseError(), "expression": ExpressionError(), "scored": 0}
+        """The metrics of one scoring pass (one method); each pass has its own FID."""
+        return {
+            "identity": IdentityRetrieval(),
+            "pose": PoseError(),
+            "expression": ExpressionError(),
+            "fid": build_fid(self.inception) if self.inception is not None else None,
+            "scored": 0,
+        }
 
     def score(self, metrics: dict, source: np.ndarray, target: np.ndarray, swapped: np.ndarray, source_id: int, names=("source", "target", "swapped")) -> None:
         """Add one (source, target, swapped) triple of RGB uint8 images; DataError if a face is missing."""
@@ -122,10 +131,10 @@ class SwapEvaluator:
         metrics["identity"].update(self._identity(swapped, swapped_face)[None], self._identity(source, source_face)[None], torch.tensor([source_id]))
         metrics["pose"].update(self._pose(swapped, swapped_face)[None], self._pose(target, target_face)[None])
         metrics["expression"].update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
-        if self.fid is not None:
+        if metrics["fid"] is not None:
             for image, real in ((target, True), (swapped, False)):
                 resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
-                self.fid.update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=real)
+                metrics["fid"].update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=real)
         metrics["scored"] += 1
 
     def results(self, metrics: dict) -> dict:
@@ -134,11 +143,11 @@ class SwapEvaluator:
         results = {k: float(v) for k, v in metrics["identity"].compute().items()}
         results["pose_error"] = float(metrics["pose"].compute())
         results["expression_error"] = float(metrics["expression"].compute())
-        if self.fid is not None and metrics["scored"] >= 2:
-            results["fid"] = float(self.fid.compute())
+        if metrics["fid"] is not None and metrics["scored"] >= 2:
+            results["fid"] = float(metrics["fid"].compute())
         else:
             results["fid"] = None
-            results["fid_note"] = "no Inception weights (see --inception)" if self.fid is None else "FID needs at least 2 pairs"
+            results["fid_note"] = "no Inception weights (see --inception)" if metrics["fid"] is None else "FID needs at least 2 pairs"
         results["backends"] = self.backends
         return results
 
@@ -155,3 +164,37 @@ class SwapEvaluator:
         report.scored = metrics["scored"]
         report.results = self.results(metrics)
         return report
+
+
+def tensor_image(tensor: torch.Tensor) -> np.ndarray:
+    """(3, S, S) in [0, 1] -> (S, S, 3) uint8."""
+    return (tensor.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()
+
+
+@torch.no_grad()
+def evaluate_student(module, pairs: FacePairDataset, evaluator: SwapEvaluator) -> dict:
+    """Score a StudentGAN's student, and the teacher it learnt from, on fixed pairs."""
+    module.eval()
+    scores = {"student": evaluator.new_metrics()}
+    if module.loss_cfg.distillation:
+        scores["teacher"] = evaluator.new_metrics()
+    skipped = []
+    for i in range(len(pairs)):
+        item = pairs[i]
+        source_index, _ = pairs.pair_indices(i)
+        batch = {k: v[None].to(module.device) for k, v in item.items()}
+        ref = module.distillation_targets(batch)
+        outputs = {"student": module.student(batch["target"], ref.source_identity.z, ref.source_identity.map).image, "teacher": ref.reference_image}
+        for who, metrics in scores.items():
+            try:
+                evaluator.score(metrics, tensor_image(item["source"]), tensor_image(item["target"]), tensor_image(outputs[who][0]), int(pairs.identities[source_index]))
+            except DataError as err:
+                skipped.append(f"{who} pair {i}: {err}")
+    results = {}
+    for who, metrics in scores.items():
+        try:
+            results[who] = {**evaluator.results(metrics), "scored": metrics["scored"]}
+        except DataError:  # e.g. an untrained teacher draws no detectable face
+            results[who] = {"scored": 0, "note": "no face was found in any of its outputs"}
+    results["run"] = {"pairs": len(pairs), "skipped": skipped, "steps": module.global_step}
+    return results

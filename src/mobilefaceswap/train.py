@@ -115,43 +115,13 @@ def write_json(path: Path, data: dict) -> None:
     write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
-@torch.no_grad()
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule) -> dict:
-    """Score the student, and the teacher it learnt from, on the fixed validation pairs."""
-    from mobilefaceswap.evaluate import SwapEvaluator
+    """eval.json: the student and its teacher on the validation pairs, and what the run used."""
+    from mobilefaceswap.evaluate import SwapEvaluator, evaluate_student
 
-    module.eval()
-    evaluator = SwapEvaluator(cfg.paths.inception)
-    pairs = datamodule.val_set
-    to_image = lambda t: (t.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()  # noqa: E731
-    scores = {"student": evaluator.new_metrics()}
-    if module.loss_cfg.distillation:
-        scores["teacher"] = evaluator.new_metrics()
-    skipped = []
-    for i in range(len(pairs)):
-        item = pairs[i]
-        source_index, _ = pairs.pair_indices(i)
-        batch = {k: v[None].to(module.device) for k, v in item.items()}
-        ref = module.distillation_targets(batch)
-        outputs = {"student": module.student(batch["target"], ref.source_identity.z, ref.source_identity.map).image, "teacher": ref.reference_image}
-        for who, metrics in scores.items():
-            try:
-                evaluator.score(metrics, to_image(item["source"]), to_image(item["target"]), to_image(outputs[who][0]), int(pairs.identities[source_index]))
-            except DataError as err:
-                skipped.append(f"{who} pair {i}: {err}")
-    results = {}
-    for who, metrics in scores.items():
-        try:
-            results[who] = {**evaluator.results(metrics), "scored": metrics["scored"]}
-        except DataError:  # e.g. an untrained teacher draws no detectable face
-            results[who] = {"scored": 0, "note": "no face was found in any of its outputs"}
+    results = evaluate_student(module, datamodule.val_set, SwapEvaluator(cfg.paths.inception))
     choices = HydraConfig.get().runtime.choices
-    results["run"] = {
-        "pairs": len(pairs),
-        "skipped": skipped,
-        "steps": module.global_step,
-        **{group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality")},
-    }
+    results["run"].update({group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality")})
     return results
 
 

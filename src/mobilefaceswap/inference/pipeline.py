@@ -73,8 +73,13 @@ class FaceSwapPipeline:
         crop, _ = align_face(image, face.landmarks5, self.swapper.crop_size, self.swapper.template)
         self.set_aligned_source(crop)
 
+    def as_crop(self, aligned: np.ndarray) -> np.ndarray:
+        """An already aligned face at any size -> the crop size the student expects."""
+        size = self.swapper.crop_size
+        return aligned if aligned.shape[:2] == (size, size) else cv2.resize(aligned, (size, size), interpolation=cv2.INTER_AREA)
+
     def set_aligned_source(self, crop: np.ndarray) -> None:
-        baked = self.swapper.bake(to_tensor(crop)[None])
+        baked = self.swapper.bake(to_tensor(self.as_crop(crop))[None])
         self.baked = OnnxBaked.from_module(baked, self.swapper.crop_size) if self.runtime == "onnx" else baked
 
     def only_faces_like(self, image: np.ndarray) -> None:

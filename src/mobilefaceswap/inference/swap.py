@@ -58,8 +58,7 @@ class Swapping:
 
     def _frame(self, frame: np.ndarray, video: bool) -> np.ndarray:
         if self.aligned:  # raw network output, as the released code writes without merging
-            crop = cv2.resize(frame, (self.pipeline.swapper.crop_size,) * 2, interpolation=cv2.INTER_AREA)
-            out, count = self.pipeline.swap_aligned(crop)[0], 1
+            out, count = self.pipeline.swap_aligned(self.pipeline.as_crop(frame))[0], 1
         else:
             out, count = self.pipeline.swap_frame(frame, video=video)
         self.summary.frames += 1

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
 
@@ -31,7 +32,7 @@ class IdentityRetrieval(Metric):
         self.source_ids.append(source_ids.long())
 
     def compute(self) -> dict[str, torch.Tensor]:
-        swapped, source, ids = (torch.cat(x) if isinstance(x, list) else x for x in (self.swapped, self.source, self.source_ids))
+        swapped, source, ids = (dim_zero_cat(x) for x in (self.swapped, self.source, self.source_ids))
         gallery_ids = ids.unique()
         # One gallery entry per source identity: the mean of its embeddings.
         gallery = F.normalize(torch.stack([source[ids == i].mean(0) for i in gallery_ids]), dim=1)
