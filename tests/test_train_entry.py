@@ -39,8 +39,10 @@ def test_killed_run_resumes_step_count_and_optimiser(tmp_path, face_cache):
     adam_steps = {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}
     assert adam_steps == {4.0}  # the generator's Adam state carried over from the first run
     with open(tmp_path / "runs/train/second/csv/version_0/metrics.csv") as f:
-        steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/g")]
+        rows = list(csv.DictReader(f))
+    steps = [int(row["step"]) for row in rows if row.get("train/g")]
     assert steps and min(steps) >= 2  # logging continued after step 2, it did not restart
+    assert [row["step"] for row in rows if row.get("swap/scored")] == ["4"]  # SwapMetricsLogger at the end
 
 
 def test_rerun_in_the_same_directory_resumes_automatically(tmp_path, face_cache):

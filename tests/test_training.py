@@ -66,3 +66,43 @@ def test_nonfinite_losses_skip_the_update_then_stop(smoke_module, fixed_batch, t
     after = smoke_module.student.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     assert trainer.global_step == 0
+
+
+class EchoStudent(torch.nn.Module):
+    """Returns the target unchanged: its pose and expression are the target's exactly."""
+
+    def forward(self, target, z, feature_map):
+        from mobilefaceswap.models.student import SwapOutput
+
+        return SwapOutput(image=target, raw=target, mask=torch.ones_like(target[:, :1]))
+
+
+def test_swap_metrics_callback_logs_student_and_once_the_teacher(smoke_module, face_cache):
+    from types import SimpleNamespace
+
+    from lightning.pytorch.loggers.logger import DummyLogger
+
+    from mobilefaceswap.callbacks import SwapMetricsLogger
+
+    class Recorder(DummyLogger):
+        def __init__(self):
+            self.logged = []
+
+        def log_metrics(self, metrics, step=None):
+            self.logged.append((step, metrics))
+
+    data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, val_pairs=4, augment=False, seed=0)
+    data.setup("fit")
+    smoke_module.student = EchoStudent()
+    recorder = Recorder()
+    trainer = SimpleNamespace(is_global_zero=True, global_step=10, datamodule=data, loggers=[recorder])
+    callback = SwapMetricsLogger(every_n_steps=10, max_pairs=3)
+    callback.on_train_batch_end(trainer, smoke_module, None, None, 0)
+    callback.on_train_end(trainer, smoke_module)  # same step: not scored twice
+    trainer.global_step = 20
+    callback.on_train_batch_end(trainer, smoke_module, None, None, 0)
+    assert [step for step, _ in recorder.logged] == [10, 20]
+    first, second = (metrics for _, metrics in recorder.logged)
+    assert first["swap/scored"] == 1 and first["swap/pose_error"] == 0 and first["swap/expression_error"] == 0
+    assert "teacher/scored" not in first and not any(k.startswith("teacher/") for k in second)
+    assert smoke_module.training  # put back as it was

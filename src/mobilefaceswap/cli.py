@@ -114,6 +114,44 @@ def _eval_swaps(args: argparse.Namespace) -> None:
         print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
 
 
+def _eval_ffpp(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from mobilefaceswap.data.faceforensics import extract_frames, write_manifest
+    from mobilefaceswap.evaluate import SwapEvaluator, read_manifest, swap_with_model, swaps_of_method
+    from mobilefaceswap.utils import write_atomic
+
+    root, out = Path(args.root), Path(args.out)
+    if out.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"--out {out} is inside the dataset --root; choose a folder outside it")
+    evaluator = SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
+    items, skipped = extract_frames(root, out, args.frames, args.compression, args.split, args.limit, progress=not args.quiet)
+    if args.method:
+        name = args.method
+        items, swapped, failed = swaps_of_method(items, root, args.method, args.compression, out / name, progress=not args.quiet)
+    else:
+        from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+        from mobilefaceswap.models.swapper import load_swapper
+
+        name = Path(args.checkpoint).stem
+        pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
+        items, swapped, failed = swap_with_model(items, pipeline, out / name, progress=not args.quiet)
+    if not items:
+        raise ValueError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
+    manifest = write_manifest(out / name / "manifest.csv", items, swapped)
+    report = asdict(evaluator.evaluate(read_manifest(manifest), progress=not args.quiet))
+    report["skipped"] = skipped + failed + report["skipped"]
+    report["protocol"] = {"frames_per_video": args.frames, "compression": args.compression, "split": args.split or "all FaceSwap pairs", "pairs": len({i.pair for i in items})}
+    text = json.dumps(report, indent=2)
+    write_atomic(out / name / "eval.json", lambda tmp: Path(tmp).write_text(text + "\n"))
+    if args.json:
+        print(text)
+    else:
+        print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+    print(f"manifest and report: {out / name}", file=sys.stderr)
+
+
 def _table2(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -183,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="also write the JSON report to this file")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_eval_swaps)
+
+    ffpp = commands.add_parser("eval-ffpp", help="the paper's FaceForensics++ protocol: N frames per video, swap, score")
+    ffpp.add_argument("--root", required=True, help="FaceForensics++ folder (original_sequences/, manipulated_sequences/)")
+    ffpp.add_argument("--out", required=True, help="folder for frames, swaps, manifest.csv and eval.json")
+    who = ffpp.add_mutually_exclusive_group(required=True)
+    who.add_argument("--checkpoint", help="swapper file to evaluate (mfs convert-paddle output or a run's swapper.pt)")
+    who.add_argument("--method", help="score FF++'s own manipulated videos of this method instead, e.g. FaceShifter")
+    ffpp.add_argument("--frames", type=int, default=10, help="evenly spaced frames per target video")
+    ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
+    ffpp.add_argument("--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)")
+    ffpp.add_argument("--limit", type=int, help="first N pairs only")
+    ffpp.add_argument("--inception", help="Inception weights for FID")
+    ffpp.add_argument("--hopenet", help="Hopenet state dict (pose as in the paper)")
+    ffpp.add_argument("--cosface", help="CosFace network (identity as in the paper)")
+    ffpp.add_argument("--json", action="store_true", help="print the whole JSON report")
+    ffpp.add_argument("--quiet", action="store_true", help="no progress bars")
+    ffpp.set_defaults(run=_eval_ffpp)
 
     table2 = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
     table2.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")

@@ -19,7 +19,9 @@ from tqdm import tqdm
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.inference.swap import read_image
+from mobilefaceswap.data.faceforensics import EvalFrame, VideoPair, manipulated_video, read_frames
+from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
@@ -166,20 +168,69 @@ class SwapEvaluator:
         return report
 
 
+def swap_with_model(items: list[EvalFrame], pipeline: FaceSwapPipeline, out: Path, progress: bool = True) -> tuple[list[EvalFrame], list[Path], list[str]]:
+    """Swap frame k of each source video into frame k of its target video, pasted back into the
+    whole frame. Outputs already written are kept (a killed run continues)."""
+    kept, swapped, skipped = [], [], []
+    for item in tqdm(items, desc="swapping FF++ frames", unit="frame", disable=not progress):
+        destination = out / "swapped" / item.pair.name / item.target.name
+        if not destination.is_file():
+            try:
+                pipeline.reset()
+                pipeline.set_source(read_image(item.source))
+                image, count = pipeline.swap_frame(read_image(item.target), video=False)
+                if count == 0:
+                    raise DataError(f"no face found in {item.target}")
+            except DataError as err:
+                skipped.append(f"{item.pair.name} frame {item.k}: {err}")
+                continue
+            write_image(destination, image)
+        kept.append(item)
+        swapped.append(destination)
+    return kept, swapped, skipped
+
+
+def swaps_of_method(items: list[EvalFrame], root: Path, method: str, compression: str, out: Path, progress: bool = True) -> tuple[list[EvalFrame], list[Path], list[str]]:
+    """The same frames of FF++'s own manipulated videos ``<method>/<target>_<source>.mp4``."""
+    kept, swapped, skipped = [], [], []
+    by_pair: dict[VideoPair, list[EvalFrame]] = {}
+    for item in items:
+        by_pair.setdefault(item.pair, []).append(item)
+    for pair, frames in tqdm(by_pair.items(), desc=f"FF++ {method} frames", unit="video", disable=not progress):
+        path = manipulated_video(root, method, pair, compression)
+        indices = {int(item.target.stem.split("_")[1]): item for item in frames}  # names are <k>_<frame index>
+        try:
+            decoded = read_frames(path, sorted(indices))
+        except DataError as err:
+            skipped.append(str(err))
+            continue
+        for index, item in indices.items():
+            if index not in decoded:
+                skipped.append(f"{path}: no frame {index}")
+                continue
+            destination = out / "swapped" / pair.name / item.target.name
+            write_image(destination, decoded[index])
+            kept.append(item)
+            swapped.append(destination)
+    return kept, swapped, skipped
+
+
 def tensor_image(tensor: torch.Tensor) -> np.ndarray:
     """(3, S, S) in [0, 1] -> (S, S, 3) uint8."""
     return (tensor.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()
 
 
 @torch.no_grad()
-def evaluate_student(module, pairs: FacePairDataset, evaluator: SwapEvaluator) -> dict:
-    """Score a StudentGAN's student, and the teacher it learnt from, on fixed pairs."""
+def evaluate_student(module, pairs: FacePairDataset, evaluator: SwapEvaluator, teacher: bool = True, limit: int | None = None) -> dict:
+    """Score a StudentGAN's student, and (``teacher``) the teacher it learnt from, on fixed pairs."""
+    was_training = module.training
     module.eval()
     scores = {"student": evaluator.new_metrics()}
-    if module.loss_cfg.distillation:
+    if teacher and module.loss_cfg.distillation:
         scores["teacher"] = evaluator.new_metrics()
+    count = len(pairs) if limit is None else min(limit, len(pairs))
     skipped = []
-    for i in range(len(pairs)):
+    for i in range(count):
         item = pairs[i]
         source_index, _ = pairs.pair_indices(i)
         batch = {k: v[None].to(module.device) for k, v in item.items()}
@@ -190,11 +241,12 @@ def evaluate_student(module, pairs: FacePairDataset, evaluator: SwapEvaluator) -
                 evaluator.score(metrics, tensor_image(item["source"]), tensor_image(item["target"]), tensor_image(outputs[who][0]), int(pairs.identities[source_index]))
             except DataError as err:
                 skipped.append(f"{who} pair {i}: {err}")
+    module.train(was_training)
     results = {}
     for who, metrics in scores.items():
         try:
             results[who] = {**evaluator.results(metrics), "scored": metrics["scored"]}
         except DataError:  # e.g. an untrained teacher draws no detectable face
             results[who] = {"scored": 0, "note": "no face was found in any of its outputs"}
-    results["run"] = {"pairs": len(pairs), "skipped": skipped, "steps": module.global_step}
+    results["run"] = {"pairs": count, "skipped": skipped, "steps": module.global_step}
     return results

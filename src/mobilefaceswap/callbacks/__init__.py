@@ -1,5 +1,6 @@
 """Lightning callbacks."""
 
 from mobilefaceswap.callbacks.image_grid import ImageGridLogger
+from mobilefaceswap.callbacks.swap_metrics import SwapMetricsLogger
 
-__all__ = ["ImageGridLogger"]
+__all__ = ["ImageGridLogger", "SwapMetricsLogger"]

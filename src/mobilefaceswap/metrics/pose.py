@@ -34,7 +34,7 @@ def landmark_pose(face: DetectedFace, image_size: tuple[int, int]) -> np.ndarray
     h, w = image_size
     camera = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], np.float64)
     points = face.landmarks68[MODEL_LANDMARKS].astype(np.float64)
-    ok, rotation, _ = cv2.solvePnP(FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    ok, rotation, _ = cv2.solvePnP(FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_SQPNP)  # globally optimal: no flipped local minimum
     if not ok:
         raise ValueError("solvePnP found no pose")
     matrix, _ = cv2.Rodrigues(rotation)

@@ -1,0 +1,183 @@
+"""The FaceForensics++ evaluation set of the paper (and of FaceShifter and SimSwap before it).
+
+FF++ as downloaded::
+
+    <root>/original_sequences/youtube/<compression>/videos/000.mp4 ... 999.mp4
+    <root>/manipulated_sequences/<Method>/<compression>/videos/000_003.mp4 ...
+    <root>/splits/{train,val,test}.json      (optional: lists of [a, b] video-id pairs)
+
+A manipulated video ``a_b`` puts the face of video ``b`` (the source) into the frames of
+video ``a`` (the target). The protocol takes N evenly spaced frames of every target video;
+frame k of the pair is swapped with the face in frame k of the source video.
+"""
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.utils import write_atomic
+
+log = logging.getLogger(__name__)
+
+PAIR_METHOD = "FaceSwap"  # the face-swap subset whose video names give the pairs
+
+
+@dataclass(frozen=True)
+class VideoPair:
+    target: str  # video id whose frames are swapped
+    source: str  # video id that gives the identity
+
+    @property
+    def name(self) -> str:
+        return f"{self.target}_{self.source}"
+
+
+def original_video(root: Path, video_id: str, compression: str) -> Path:
+    return root / "original_sequences" / "youtube" / compression / "videos" / f"{video_id}.mp4"
+
+
+def manipulated_video(root: Path, method: str, pair: VideoPair, compression: str) -> Path:
+    return root / "manipulated_sequences" / method / compression / "videos" / f"{pair.name}.mp4"
+
+
+def read_pairs(root: str | Path, compression: str = "c23", split: str | None = None) -> list[VideoPair]:
+    """The pairs of ``splits/<split>.json`` (both directions, as FF++ made them), or else every
+    ``a_b.mp4`` of the FaceSwap subset."""
+    root = Path(root)
+    if split is not None:
+        path = root / "splits" / f"{split}.json"
+        if not path.is_file():
+            raise DataError(f"FaceForensics++ split file not found: {path}")
+        try:
+            listed = json.loads(path.read_text())
+            pairs = [VideoPair(str(a), str(b)) for a, b in listed] + [VideoPair(str(b), str(a)) for a, b in listed]
+        except (ValueError, TypeError) as err:
+            raise DataError(f"{path}: expected a JSON list of [a, b] video-id pairs ({err})") from None
+    else:
+        folder = root / "manipulated_sequences" / PAIR_METHOD / compression / "videos"
+        names = sorted(p.stem for p in folder.glob("*_*.mp4"))
+        if not names:
+            raise DataError(f"no pair list: neither --split nor {folder}/<target>_<source>.mp4 videos")
+        pairs = [VideoPair(*name.split("_", 1)) for name in names]
+    return sorted(set(pairs), key=lambda p: (p.target, p.source))
+
+
+def frame_count(path: Path) -> int:
+    """Frames in the first video stream (counted from packets when the container does not say)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.error.FFmpegError, OSError, IndexError) as err:
+        raise DataError(f"cannot read video {path}: {err}") from None
+
+
+def evenly_spaced(count: int, n: int) -> list[int]:
+    """The centres of n equal parts of [0, count): no first or last frame (often fades)."""
+    n = min(n, count)
+    return [int((i + 0.5) * count / n) for i in range(n)]
+
+
+def read_frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
+    """Frame index -> RGB uint8 for the wanted indices; a truncated video gives those it has."""
+    wanted, frames = set(indices), {}
+    try:
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i in wanted:
+                    frames[i] = frame.to_ndarray(format="rgb24")
+                if i >= max(wanted):
+                    break
+    except (av.error.FFmpegError, OSError) as err:
+        if not frames:
+            raise DataError(f"cannot decode video {path}: {err}") from None
+        log.warning("%s: decoding stopped early (%s)", path, err)
+    return frames
+
+
+@dataclass
+class EvalFrame:
+    pair: VideoPair
+    k: int  # which of the N frames
+    target: Path
+    source: Path
+
+
+def extract_frames(
+    root: str | Path,
+    out: str | Path,
+    frames_per_video: int = 10,
+    compression: str = "c23",
+    split: str | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> tuple[list[EvalFrame], list[str]]:
+    """Write the N evenly spaced frames of every video the pairs need to ``out/frames/<id>/<k>.png``
+    (kept between runs) -> one EvalFrame per (pair, k) whose frames exist, and the skipped videos."""
+    import cv2
+
+    root, out = Path(root), Path(out)
+    pairs = read_pairs(root, compression, split)[:limit]
+    skipped: list[str] = []
+    written: dict[str, list[Path]] = {}
+    videos = sorted({p.target for p in pairs} | {p.source for p in pairs})
+    for video_id in tqdm(videos, desc="FF++ frames", unit="video", disable=not progress):
+        folder = out / "frames" / video_id
+        done = folder / "frames.json"  # written last: a killed extraction redoes this video only
+        if done.is_file():
+            written[video_id] = [folder / name for name in json.loads(done.read_text())]
+            continue
+        path = original_video(root, video_id, compression)
+        try:
+            frames = read_frames(path, evenly_spaced(frame_count(path), frames_per_video))
+        except DataError as err:
+            skipped.append(str(err))
+            continue
+        names = []
+        for k, index in enumerate(sorted(frames)):
+            name = f"{k:02d}_{index:05d}.png"
+            bgr = cv2.cvtColor(frames[index], cv2.COLOR_RGB2BGR)
+            write_atomic(folder / name, lambda tmp, image=bgr: cv2.imwrite(tmp, image))
+            names.append(name)
+        write_atomic(done, lambda tmp, names=names: Path(tmp).write_text(json.dumps(names)))
+        written[video_id] = [folder / name for name in names]
+    items = [
+        EvalFrame(pair, k, target, source)
+        for pair in pairs
+        if pair.target in written and pair.source in written
+        for k, (target, source) in enumerate(zip(written[pair.target], written[pair.source]))
+    ]
+    return items, skipped
+
+
+def relative(folder: Path, path: Path) -> str:
+    return Path(os.path.relpath(path, folder)).as_posix()
+
+
+def write_manifest(path: Path, items: list[EvalFrame], swapped: list[Path]) -> Path:
+    """A manifest for ``mfs eval-swaps``: paths relative to it; the source id is the source video."""
+    rows = [
+        {
+            "source": relative(path.parent, item.source),
+            "target": relative(path.parent, item.target),
+            "swapped": relative(path.parent, result),
+            "source_id": item.pair.source,
+        }
+        for item, result in zip(items, swapped)
+    ]
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["source", "target", "swapped", "source_id"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return write_atomic(path, write)

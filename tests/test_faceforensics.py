@@ -1,0 +1,113 @@
+"""The FaceForensics++ protocol on a small FF++-shaped tree of clips made from the bundled photos."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mobilefaceswap.data.detection import DlibFaceDetector
+from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.data.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
+from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.models import MobileFaceSwap
+from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.swapper import save_swapper
+
+MFS = str(Path(sys.executable).parent / "mfs")
+TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
+PAIRS = ["000_001", "001_002", "002_000"]
+
+
+def portraits() -> list[np.ndarray]:
+    """Three people: the astronaut and the two largest faces of the group photo."""
+    photos = bundled_photos()
+    group = photos["insightface/t1.jpg"]
+    people = [photos["skimage/astronaut"]]
+    for face in DlibFaceDetector()(group)[:2]:
+        left, top, right, bottom = face.box
+        pad = right - left
+        people.append(np.ascontiguousarray(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad]))
+    return people
+
+
+@pytest.fixture(scope="module")
+def ffpp(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ffpp")
+    originals = root / "original_sequences/youtube/c23/videos"
+    faceswap = root / "manipulated_sequences/FaceSwap/c23/videos"
+    originals.mkdir(parents=True)
+    faceswap.mkdir(parents=True)
+    people = portraits()
+    for i, person in enumerate(people):
+        make_sample_clip(originals / f"{i:03d}.mp4", person, (480, 360), frames=12, audio=False)
+    for name in PAIRS:  # a perfect "swap": the source person in the target's clip
+        make_sample_clip(faceswap / f"{name}.mp4", people[int(name.split("_")[1])], (480, 360), frames=12, audio=False)
+    (root / "splits").mkdir()
+    (root / "splits/test.json").write_text(json.dumps([["000", "001"]]))
+    return root
+
+
+def mfs(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([MFS, *args], capture_output=True, text=True)
+
+
+def test_pairs_come_from_the_faceswap_subset_or_a_split(ffpp):
+    assert [p.name for p in read_pairs(ffpp)] == PAIRS
+    assert read_pairs(ffpp, split="test") == [VideoPair("000", "001"), VideoPair("001", "000")]
+
+
+def test_frames_are_evenly_spaced_and_extraction_is_kept(ffpp, tmp_path):
+    assert evenly_spaced(100, 10) == [5, 15, 25, 35, 45, 55, 65, 75, 85, 95]
+    assert evenly_spaced(3, 10) == [0, 1, 2]
+    items, skipped = extract_frames(ffpp, tmp_path, frames_per_video=3, progress=False)
+    assert not skipped and len(items) == 3 * len(PAIRS)
+    first = [i for i in items if i.pair.name == "000_001"]
+    assert [i.target.name for i in first] == ["00_00002.png", "01_00006.png", "02_00010.png"]
+    assert [i.source.parent.name for i in first] == ["001"] * 3  # frame k of the source video
+    stamp = first[0].target.stat().st_mtime_ns
+    again, _ = extract_frames(ffpp, tmp_path, frames_per_video=3, progress=False)
+    assert again == items and first[0].target.stat().st_mtime_ns == stamp  # reused, not redone
+
+
+def test_missing_video_is_skipped_and_listed(tmp_path):
+    root = tmp_path / "root"
+    (root / "splits").mkdir(parents=True)
+    (root / "splits/test.json").write_text(json.dumps([["000", "001"]]))
+    items, skipped = extract_frames(root, tmp_path / "out", frames_per_video=2, split="test", progress=False)
+    assert items == [] and len(skipped) == 2 and "cannot read video" in skipped[0]
+
+
+def test_method_videos_are_scored_with_the_paper_protocol(ffpp, tmp_path):
+    result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(tmp_path), "--method", "FaceSwap", "--frames", "2", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["scored"] == 6 and report["protocol"]["pairs"] == 3
+    assert report["results"]["id_retrieval"] == 100  # each "swap" shows exactly its source person
+    with open(tmp_path / "FaceSwap/manifest.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["source_id"] for r in rows} == {"000", "001", "002"}
+    assert (tmp_path / "FaceSwap/eval.json").is_file()
+
+
+def test_a_swapper_is_evaluated_end_to_end(ffpp, tmp_path):
+    torch.manual_seed(0)
+    student = MobileFaceSwap()
+    with torch.no_grad():
+        student.fusion.layers[5].bias.fill_(-3.0)  # a mask of almost nothing: faces stay detectable
+    save_swapper(tmp_path / "swapper.pt", student.eval(), IdentityEncoder(IRSEResNet(**TINY_IDENTITY)).eval(), TINY_IDENTITY, crop_size=224)
+    out = tmp_path / "eval"
+    result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(out), "--checkpoint", str(tmp_path / "swapper.pt"), "--frames", "2", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["scored"] == 6 and report["results"]["pose_error"] < 5  # the target's pose is kept
+    assert len(list((out / "swapper/swapped").glob("*/*.png"))) == 6
+
+
+def test_output_inside_the_dataset_is_refused(ffpp):
+    result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(ffpp / "eval"), "--method", "FaceSwap")
+    assert result.returncode != 0 and "inside the dataset" in result.stderr
