@@ -152,6 +152,41 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
     print(f"manifest and report: {out / name}", file=sys.stderr)
 
 
+def _prepare_data(args: argparse.Namespace) -> None:
+    from mobilefaceswap.config import compose_config
+    from mobilefaceswap.data.vggface2 import PrepareConfig, add_masks, prepare_vggface2
+
+    cfg = compose_config(args.overrides)
+    landmarks = args.landmarks or ("csv" if args.landmark_csv else "dlib")
+    config = PrepareConfig(cfg.teacher.alignment.size, cfg.teacher.alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root)
+    report = prepare_vggface2(args.root, args.out, config, args.landmark_csv, args.workers, progress=not args.quiet)
+    if args.masks:
+        from mobilefaceswap.helpers import build_parser
+
+        add_masks(args.out, build_parser(cfg.parser), device=args.device, progress=not args.quiet)
+        report["masks"] = True
+    print(json.dumps(report, indent=2))
+
+
+def _cache_teacher(args: argparse.Namespace) -> None:
+    from hydra.utils import instantiate
+
+    from mobilefaceswap.config import compose_config
+    from mobilefaceswap.data.pairs import FacePairDataset
+    from mobilefaceswap.data.teacher_cache import build_teacher_cache
+    from mobilefaceswap.helpers import build_identity, build_teacher
+
+    cfg = compose_config(args.overrides)
+    datamodule = instantiate(cfg.data, teacher_cache=None)
+    datamodule.prepare_data()
+    d = datamodule.hparams
+    pairs = FacePairDataset(datamodule.train_faces(), args.pairs, d.same_identity_ratio, d.seed)
+    teacher, identity = build_teacher(cfg.teacher).to(args.device), build_identity(cfg.identity).to(args.device)
+    info = {"teacher": cfg.teacher.net._target_, "teacher_weights": cfg.teacher.pretrained, "identity_weights": cfg.identity.pretrained}
+    out = build_teacher_cache(pairs, teacher, identity, args.out, args.pairs, info, args.shard_size, args.batch_size, progress=not args.quiet)
+    print(f"teacher cache: {out} (train from it with data.teacher_cache={out})")
+
+
 def _table2(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -238,6 +273,31 @@ def build_parser() -> argparse.ArgumentParser:
     ffpp.add_argument("--json", action="store_true", help="print the whole JSON report")
     ffpp.add_argument("--quiet", action="store_true", help="no progress bars")
     ffpp.set_defaults(run=_eval_ffpp)
+
+    prepare = commands.add_parser("prepare-data", help="VGGFace2: keep eye distance > 70 px, align as the teacher aligns, shard")
+    prepare.add_argument("--root", required=True, help="VGGFace2's train folder (<identity>/<image>.jpg)")
+    prepare.add_argument("--out", required=True, help="cache folder (data.cache of data=vggface2)")
+    prepare.add_argument("--landmark-csv", help="VGGFace2's bb_landmark/loose_landmark_train.csv (five points per image)")
+    prepare.add_argument("--landmarks", choices=("csv", "dlib", "insightface"), help="where landmarks come from (default: csv if given, else dlib)")
+    prepare.add_argument("--insightface-root", help="folder with models/buffalo_l/*.onnx for --landmarks insightface")
+    prepare.add_argument("--min-eye-distance", type=float, default=70.0, help="keep images whose eyes are further apart (px)")
+    prepare.add_argument("--shard-size", type=int, default=1000, help="input images per shard")
+    prepare.add_argument("--workers", type=int, default=1, help="processes")
+    prepare.add_argument("--masks", action="store_true", help="also cache the face-parsing masks M_t (parser from the config)")
+    prepare.add_argument("--device", default="cpu", help="device of the face parser")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+    prepare.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter parser.pretrained=...")
+    prepare.set_defaults(run=_prepare_data)
+
+    cache = commands.add_parser("cache-teacher", help="the teacher's outputs for the first N training pairs, once (resumable)")
+    cache.add_argument("--out", required=True, help="cache folder (data.teacher_cache)")
+    cache.add_argument("--pairs", type=int, required=True, help="how many training pairs")
+    cache.add_argument("--shard-size", type=int, default=1000)
+    cache.add_argument("--batch-size", type=int, default=16)
+    cache.add_argument("--device", default="cpu")
+    cache.add_argument("--quiet", action="store_true", help="no progress bar")
+    cache.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher, identity and data of the runs")
+    cache.set_defaults(run=_cache_teacher)
 
     table2 = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
     table2.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")

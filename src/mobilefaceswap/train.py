@@ -15,6 +15,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mobilefaceswap.config import CONFIG_DIR
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
 from mobilefaceswap.models.pretrained import WeightsError
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 warnings.filterwarnings("ignore", message=r"`.fit\(ckpt_path=None\)` was called without a model")
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # from face_recognition_models
-
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 class CheckpointError(RuntimeError):

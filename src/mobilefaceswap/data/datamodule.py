@@ -1,15 +1,29 @@
 """Lightning DataModules of aligned source/target pairs."""
 
+import csv
+import logging
+from pathlib import Path
+
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from mobilefaceswap.data.embedded import prepare_embedded_faces
+from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, light_augmentation
+from mobilefaceswap.data.store import FaceSet, ShardedArray
+from mobilefaceswap.data.teacher_cache import CachedPairDataset
+
+log = logging.getLogger(__name__)
 
 
 class FacePairDataModule(L.LightningDataModule):
-    """Pairs from an array of aligned faces; subclasses say where the faces come from."""
+    """Pairs from a FaceSet; subclasses say where the faces come from and how they are split.
+
+    Under DDP Lightning gives each process its own part of the pairs (DistributedSampler).
+    With ``teacher_cache`` the training pairs are those of ``mfs cache-teacher``, with the
+    teacher's outputs.
+    """
 
     def __init__(
         self,
@@ -22,27 +36,37 @@ class FacePairDataModule(L.LightningDataModule):
         val_pairs: int = 8,
         augment: bool = True,
         seed: int = 0,
+        teacher_cache: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.train_set: FacePairDataset | None = None
+        self.train_set: Dataset | None = None
         self.val_set: FacePairDataset | None = None
 
-    def load_faces(self) -> tuple[np.ndarray, np.ndarray]:
-        """-> faces (N, S, S, 3) uint8 RGB, identities (N,)."""
+    def load_faces(self) -> FaceSet:
         raise NotImplementedError
+
+    def split(self, faces: FaceSet) -> tuple[FaceSet, FaceSet]:
+        """Training and validation faces (default: the same faces, different pairs)."""
+        return faces, faces
+
+    def train_faces(self) -> FaceSet:
+        return self.split(self.load_faces())[0]
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
         h = self.hparams
-        faces, identities = self.load_faces()
-        transform = light_augmentation() if h.augment else None
-        self.train_set = FacePairDataset(faces, identities, h.train_pairs, h.same_identity_ratio, h.seed, transform)
+        train, val = self.split(self.load_faces())
+        if h.teacher_cache:
+            self.train_set = CachedPairDataset(train, h.teacher_cache, h.size, h.augment)
+        else:
+            transform = light_augmentation() if h.augment else None
+            self.train_set = FacePairDataset(train, h.train_pairs, h.same_identity_ratio, h.seed, transform)
         # Validation pairs are fixed and unaugmented, drawn with another seed.
-        self.val_set = FacePairDataset(faces, identities, h.val_pairs, h.same_identity_ratio, h.seed + 1)
+        self.val_set = FacePairDataset(val, h.val_pairs, h.same_identity_ratio, h.seed + 1)
 
-    def _loader(self, dataset: FacePairDataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         h = self.hparams
         return DataLoader(
             dataset,
@@ -70,6 +94,36 @@ class EmbeddedFacesDataModule(FacePairDataModule):
     def prepare_data(self) -> None:
         prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)
 
-    def load_faces(self) -> tuple[np.ndarray, np.ndarray]:
+    def load_faces(self) -> FaceSet:
         with np.load(prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)) as data:
-            return data["faces"], data["identities"]
+            return FaceSet(data["faces"], data["identities"])
+
+
+class VGGFace2DataModule(FacePairDataModule):
+    """A ``mfs prepare-data`` cache: memory-mapped shards, split by identity (``val_identities``
+    held out, chosen from ``seed``); cached face-parsing masks are used when present."""
+
+    def __init__(self, cache: str, val_identities: int = 50, **kwargs):
+        super().__init__(**kwargs)
+        self.cache = Path(cache).expanduser()
+        self.val_identities = val_identities
+
+    def load_faces(self) -> FaceSet:
+        index = self.cache / "index.csv"
+        if not index.is_file():
+            raise DataError(f"data.cache: no prepared VGGFace2 at {self.cache} (run mfs prepare-data --out {self.cache})")
+        with open(index, newline="") as f:
+            names = [row["identity"] for row in csv.DictReader(f)]
+        faces = ShardedArray(sorted((self.cache / "shards").glob("faces_*.npy")))
+        if len(faces) != len(names):
+            raise DataError(f"data.cache: {self.cache} is incomplete ({len(faces)} faces, {len(names)} index rows); rerun mfs prepare-data")
+        size = faces[0].shape[0]
+        if size != self.hparams.size:
+            raise DataError(f"data.cache: {self.cache} holds {size} px faces; this teacher needs {self.hparams.size} px")
+        mask_files = sorted((self.cache / "shards").glob("masks_*.npy"))
+        masks = ShardedArray(mask_files) if mask_files and len(mask_files) == len(faces.paths) else None
+        log.info("VGGFace2 cache %s: %d faces; masks %s", self.cache, len(names), "cached" if masks else "from the parser on the fly")
+        return FaceSet(faces, np.unique(names, return_inverse=True)[1], masks)
+
+    def split(self, faces: FaceSet) -> tuple[FaceSet, FaceSet]:
+        return faces.split_by_identity(self.val_identities, self.hparams.seed)

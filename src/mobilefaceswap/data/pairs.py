@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mobilefaceswap.data.store import FaceSet
+
 
 def light_augmentation() -> A.Compose:
     """Flips and small colour changes: they keep the alignment the teacher expects."""
@@ -25,49 +27,59 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 class FacePairDataset(Dataset):
     """Item i is a (source, target) pair drawn reproducibly from ``seed`` and i.
 
-    With probability ``same_identity_ratio`` the source shares the target's identity.
+    With probability ``same_identity_ratio`` the source shares the target's identity. A set
+    with masks also gives the target's M_t (``target_mask``), transformed with the target.
     """
 
     def __init__(
         self,
-        faces: np.ndarray,
-        identities: np.ndarray,
+        faces: FaceSet,
         num_pairs: int,
         same_identity_ratio: float = 0.2,
         seed: int = 0,
         transform: A.Compose | None = None,
     ):
-        if len(faces) != len(identities):
-            raise ValueError(f"{len(faces)} faces but {len(identities)} identity labels")
-        if len(np.unique(identities)) < 2:
-            raise ValueError("pairs need at least two identities")
         self.faces = faces
-        self.identities = np.asarray(identities)
+        self.identities = np.asarray(faces.identities)
         self.num_pairs = num_pairs
         self.same_identity_ratio = same_identity_ratio
         self.seed = seed
         self.transform = transform
+        # Rows grouped by identity: drawing a pair costs O(1), not O(len(faces)).
+        self.order = np.argsort(self.identities, kind="stable")
+        labels, self.group_start, self.group_size = np.unique(self.identities[self.order], return_index=True, return_counts=True)
+        if len(labels) < 2:
+            raise ValueError("pairs need at least two identities")
+        self.group_of = np.searchsorted(labels, self.identities)
 
     def __len__(self) -> int:
         return self.num_pairs
 
     def pair_indices(self, index: int) -> tuple[int, int]:
         rng = np.random.default_rng([self.seed, index])
-        target = int(rng.integers(len(self.faces)))
-        same = self.identities == self.identities[target]
-        pool = np.flatnonzero(same if rng.random() < self.same_identity_ratio else ~same)
-        return int(rng.choice(pool)), target
+        target = int(rng.integers(len(self.identities)))
+        group = self.group_of[target]
+        if rng.random() < self.same_identity_ratio:
+            return int(self.order[self.group_start[group] + rng.integers(self.group_size[group])]), target
+        while True:  # another identity: at least half the draws succeed unless one identity dominates
+            source = int(rng.integers(len(self.identities)))
+            if self.group_of[source] != group:
+                return source, target
 
-    def _load(self, index: int) -> torch.Tensor:
-        image = self.faces[index]
-        if self.transform is not None:
-            image = self.transform(image=image)["image"]
-        return to_tensor(image)
+    def _load(self, index: int, with_mask: bool = False) -> dict[str, np.ndarray]:
+        item = {"image": self.faces.faces[index]}
+        if with_mask:
+            item["mask"] = self.faces.masks[index]
+        return self.transform(**item) if self.transform is not None else item
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         source, target = self.pair_indices(index)
-        return {
-            "source": self._load(source),
-            "target": self._load(target),
+        target_item = self._load(target, with_mask=self.faces.masks is not None)
+        item = {
+            "source": to_tensor(self._load(source)["image"]),
+            "target": to_tensor(target_item["image"]),
             "same_identity": torch.tensor(self.identities[source] == self.identities[target]),
         }
+        if "mask" in target_item:
+            item["target_mask"] = torch.from_numpy(np.ascontiguousarray(target_item["mask"]))[None].float()
+        return item

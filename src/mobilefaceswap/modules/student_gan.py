@@ -99,7 +99,8 @@ class StudentGAN(L.LightningModule):
         source, target = batch["source"], batch["target"]
         source_identity = self.identity(source)
         if cfg.distillation:
-            reference = h["teacher"](source, target, source_identity.z)
+            # A teacher cache (data.teacher_cache) brings I'_g with the batch.
+            reference = batch["reference"] if "reference" in batch else h["teacher"](source, target, source_identity.z)
             quality = torch.ones(len(source), device=source.device)
             if cfg.reweight_quality and "quality" in h:
                 quality = h["quality"](reference)
@@ -112,7 +113,7 @@ class StudentGAN(L.LightningModule):
             source_identity=source_identity,
             reference_image=reference,
             reference_features=h["perceptual"](reference),
-            target_mask=h["parser"](target),
+            target_mask=batch["target_mask"] if "target_mask" in batch else h["parser"](target),  # cached by prepare-data
             alpha=alpha,
         )
 
