@@ -187,6 +187,44 @@ def _cache_teacher(args: argparse.Namespace) -> None:
     print(f"teacher cache: {out} (train from it with data.teacher_cache={out})")
 
 
+def _build_quality_set(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+    from hydra.utils import instantiate
+
+    from mobilefaceswap.config import compose_config
+    from mobilefaceswap.data.pairs import FacePairDataset, to_tensor
+    from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
+    from mobilefaceswap.helpers import build_identity
+    from mobilefaceswap.models.pretrained import load_pretrained
+    from mobilefaceswap.models.teachers import Teacher
+
+    cfg = compose_config(args.overrides)
+    datamodule = instantiate(cfg.data, teacher_cache=None)
+    datamodule.prepare_data()
+    d = datamodule.hparams
+    pairs = FacePairDataset(datamodule.train_faces(), args.pairs, d.same_identity_ratio, d.seed + 2)  # not the training pairs' seed
+    indices = [pairs.pair_indices(i) for i in range(args.pairs)]
+    identity = build_identity(cfg.identity).to(args.device)
+    teacher_identity = None if cfg.teacher.identity is None else build_identity(cfg.teacher.identity, "teacher.identity").to(args.device)
+
+    def generate(path):
+        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected)
+        teacher = Teacher(generator, teacher_identity).to(args.device).eval()
+        outputs = []
+        for start in range(0, len(indices), args.batch_size):
+            chunk = indices[start : start + args.batch_size]
+            source = torch.stack([to_tensor(pairs.faces.faces[s]) for s, _ in chunk]).to(args.device)
+            target = torch.stack([to_tensor(pairs.faces.faces[t]) for _, t in chunk]).to(args.device)
+            with torch.no_grad():
+                image = teacher(source, target, identity(source).z)
+            outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
+        return np.concatenate(outputs)
+
+    labels = build_quality_set(find_checkpoints(args.checkpoints), generate, args.out, args.total_iterations, progress=not args.quiet)
+    print(f"quality set: {labels} (train Q with mfs-train-quality data.root={labels.parent})")
+
+
 def _table2(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -298,6 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--quiet", action="store_true", help="no progress bar")
     cache.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher, identity and data of the runs")
     cache.set_defaults(run=_cache_teacher)
+
+    quality = commands.add_parser("build-quality-set", help="teacher outputs from checkpoints along its training, labelled for Q")
+    quality.add_argument("--checkpoints", action="append", required=True, help="a teacher generator file or a folder of them, iteration in each name (repeatable)")
+    quality.add_argument("--out", required=True, help="folder for the set (data.root of mfs-train-quality)")
+    quality.add_argument("--pairs", type=int, default=1000, help="fixed training pairs each checkpoint swaps")
+    quality.add_argument("--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)")
+    quality.add_argument("--batch-size", type=int, default=16)
+    quality.add_argument("--device", default="cpu")
+    quality.add_argument("--quiet", action="store_true", help="no progress bar")
+    quality.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher architecture and the data")
+    quality.set_defaults(run=_build_quality_set)
 
     table2 = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
     table2.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
