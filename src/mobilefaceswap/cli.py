@@ -86,13 +86,13 @@ def _bench(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.inference.bench import run_bench
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import write_atomic
+    from mobilefaceswap.utils import write_text_atomic
 
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
     report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper)
     text = json.dumps(report, indent=2)
     if args.out:
-        write_atomic(Path(args.out), lambda tmp: Path(tmp).write_text(text + "\n"))
+        write_text_atomic(Path(args.out), text + "\n")
     print(text if args.json else "\n".join(f"{k:32} {v}" for k, v in report["fps"].items()))
 
 
@@ -101,13 +101,13 @@ def _eval_swaps(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from mobilefaceswap.evaluate import SwapEvaluator, read_manifest
-    from mobilefaceswap.utils import write_atomic
+    from mobilefaceswap.utils import write_text_atomic
 
     evaluator = SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
     report = asdict(evaluator.evaluate(read_manifest(args.manifest), progress=not args.quiet))
     text = json.dumps(report, indent=2)
     if args.out:
-        write_atomic(Path(args.out), lambda tmp: Path(tmp).write_text(text + "\n"))
+        write_text_atomic(Path(args.out), text + "\n")
     if args.json:
         print(text)
     else:
@@ -120,7 +120,7 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.data.faceforensics import extract_frames, write_manifest
     from mobilefaceswap.evaluate import SwapEvaluator, read_manifest, swap_with_model, swaps_of_method
-    from mobilefaceswap.utils import write_atomic
+    from mobilefaceswap.utils import write_text_atomic
 
     root, out = Path(args.root), Path(args.out)
     if out.resolve().is_relative_to(root.resolve()):
@@ -144,7 +144,7 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
     report["skipped"] = skipped + failed + report["skipped"]
     report["protocol"] = {"frames_per_video": args.frames, "compression": args.compression, "split": args.split or "all FaceSwap pairs", "pairs": len({i.pair for i in items})}
     text = json.dumps(report, indent=2)
-    write_atomic(out / name / "eval.json", lambda tmp: Path(tmp).write_text(text + "\n"))
+    write_text_atomic(out / name / "eval.json", text + "\n")
     if args.json:
         print(text)
     else:
@@ -168,19 +168,25 @@ def _prepare_data(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2))
 
 
-def _cache_teacher(args: argparse.Namespace) -> None:
+def _fixed_pairs(cfg, count: int, seed_offset: int = 0):
+    """The first ``count`` unaugmented training pairs of the configured data."""
     from hydra.utils import instantiate
 
-    from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.pairs import FacePairDataset
+
+    datamodule = instantiate(cfg.data, teacher_cache=None)
+    datamodule.prepare_data()
+    h = datamodule.hparams
+    return FacePairDataset(datamodule.train_faces(), count, h.same_identity_ratio, h.seed + seed_offset)
+
+
+def _cache_teacher(args: argparse.Namespace) -> None:
+    from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.teacher_cache import build_teacher_cache
     from mobilefaceswap.helpers import build_identity, build_teacher
 
     cfg = compose_config(args.overrides)
-    datamodule = instantiate(cfg.data, teacher_cache=None)
-    datamodule.prepare_data()
-    d = datamodule.hparams
-    pairs = FacePairDataset(datamodule.train_faces(), args.pairs, d.same_identity_ratio, d.seed)
+    pairs = _fixed_pairs(cfg, args.pairs)
     teacher, identity = build_teacher(cfg.teacher).to(args.device), build_identity(cfg.identity).to(args.device)
     info = {"teacher": cfg.teacher.net._target_, "teacher_weights": cfg.teacher.pretrained, "identity_weights": cfg.identity.pretrained}
     out = build_teacher_cache(pairs, teacher, identity, args.out, args.pairs, info, args.shard_size, args.batch_size, progress=not args.quiet)
@@ -189,37 +195,25 @@ def _cache_teacher(args: argparse.Namespace) -> None:
 
 def _build_quality_set(args: argparse.Namespace) -> None:
     import numpy as np
-    import torch
     from hydra.utils import instantiate
 
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.pairs import FacePairDataset, to_tensor
     from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
+    from mobilefaceswap.data.teacher_cache import teacher_outputs
     from mobilefaceswap.helpers import build_identity
     from mobilefaceswap.models.pretrained import load_pretrained
     from mobilefaceswap.models.teachers import Teacher
 
     cfg = compose_config(args.overrides)
-    datamodule = instantiate(cfg.data, teacher_cache=None)
-    datamodule.prepare_data()
-    d = datamodule.hparams
-    pairs = FacePairDataset(datamodule.train_faces(), args.pairs, d.same_identity_ratio, d.seed + 2)  # not the training pairs' seed
-    indices = [pairs.pair_indices(i) for i in range(args.pairs)]
+    pairs = _fixed_pairs(cfg, args.pairs, seed_offset=2)  # not the pairs the student trains on first
+    indices = np.array([pairs.pair_indices(i) for i in range(args.pairs)], np.int64)
     identity = build_identity(cfg.identity).to(args.device)
     teacher_identity = None if cfg.teacher.identity is None else build_identity(cfg.teacher.identity, "teacher.identity").to(args.device)
 
     def generate(path):
         generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected)
         teacher = Teacher(generator, teacher_identity).to(args.device).eval()
-        outputs = []
-        for start in range(0, len(indices), args.batch_size):
-            chunk = indices[start : start + args.batch_size]
-            source = torch.stack([to_tensor(pairs.faces.faces[s]) for s, _ in chunk]).to(args.device)
-            target = torch.stack([to_tensor(pairs.faces.faces[t]) for _, t in chunk]).to(args.device)
-            with torch.no_grad():
-                image = teacher(source, target, identity(source).z)
-            outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
-        return np.concatenate(outputs)
+        return teacher_outputs(teacher, identity, pairs.faces, indices, args.batch_size)
 
     labels = build_quality_set(find_checkpoints(args.checkpoints), generate, args.out, args.total_iterations, progress=not args.quiet)
     print(f"quality set: {labels} (train Q with mfs-train-quality data.root={labels.parent})")

@@ -198,7 +198,7 @@ def swaps_of_method(items: list[EvalFrame], root: Path, method: str, compression
         by_pair.setdefault(item.pair, []).append(item)
     for pair, frames in tqdm(by_pair.items(), desc=f"FF++ {method} frames", unit="video", disable=not progress):
         path = manipulated_video(root, method, pair, compression)
-        indices = {int(item.target.stem.split("_")[1]): item for item in frames}  # names are <k>_<frame index>
+        indices = {item.frame: item for item in frames}
         try:
             decoded = read_frames(path, sorted(indices))
         except DataError as err:

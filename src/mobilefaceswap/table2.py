@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.utils import write_text_atomic
 
 ROWS_FILE = Path(__file__).resolve().parents[2] / "experiments" / "table2.yaml"
 
@@ -76,6 +76,6 @@ def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(records)
-    md = write_atomic(out_dir / "table2.md", lambda tmp: Path(tmp).write_text(markdown(records)))
-    table = write_atomic(out_dir / "table2.csv", lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    md = write_text_atomic(out_dir / "table2.md", markdown(records))
+    table = write_text_atomic(out_dir / "table2.csv", buffer.getvalue())
     return md, table

@@ -20,7 +20,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.utils import write_text_atomic
 from mobilefaceswap.modules import StudentGAN
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def train(cfg: DictConfig) -> L.Trainer:
 
 
 def write_json(path: Path, data: dict) -> None:
-    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule) -> dict:

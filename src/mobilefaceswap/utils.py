@@ -22,3 +22,7 @@ def write_atomic(path: str | Path, write: Callable[[str], None], suffix: str = "
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text))

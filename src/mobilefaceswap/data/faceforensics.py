@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.utils import write_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def read_frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
 class EvalFrame:
     pair: VideoPair
     k: int  # which of the N frames
+    frame: int  # its index in the target video
     target: Path
     source: Path
 
@@ -120,40 +121,37 @@ def extract_frames(
     limit: int | None = None,
     progress: bool = True,
 ) -> tuple[list[EvalFrame], list[str]]:
-    """Write the N evenly spaced frames of every video the pairs need to ``out/frames/<id>/<k>.png``
+    """Write the N evenly spaced frames of every video the pairs need to ``out/frames/<id>/<k>_<index>.png``
     (kept between runs) -> one EvalFrame per (pair, k) whose frames exist, and the skipped videos."""
     import cv2
 
     root, out = Path(root), Path(out)
     pairs = read_pairs(root, compression, split)[:limit]
     skipped: list[str] = []
-    written: dict[str, list[Path]] = {}
+    written: dict[str, list[tuple[int, Path]]] = {}
     videos = sorted({p.target for p in pairs} | {p.source for p in pairs})
     for video_id in tqdm(videos, desc="FF++ frames", unit="video", disable=not progress):
         folder = out / "frames" / video_id
         done = folder / "frames.json"  # written last: a killed extraction redoes this video only
-        if done.is_file():
-            written[video_id] = [folder / name for name in json.loads(done.read_text())]
-            continue
-        path = original_video(root, video_id, compression)
-        try:
-            frames = read_frames(path, evenly_spaced(frame_count(path), frames_per_video))
-        except DataError as err:
-            skipped.append(str(err))
-            continue
-        names = []
-        for k, index in enumerate(sorted(frames)):
-            name = f"{k:02d}_{index:05d}.png"
-            bgr = cv2.cvtColor(frames[index], cv2.COLOR_RGB2BGR)
-            write_atomic(folder / name, lambda tmp, image=bgr: cv2.imwrite(tmp, image))
-            names.append(name)
-        write_atomic(done, lambda tmp, names=names: Path(tmp).write_text(json.dumps(names)))
-        written[video_id] = [folder / name for name in names]
+        if not done.is_file():
+            path = original_video(root, video_id, compression)
+            try:
+                frames = read_frames(path, evenly_spaced(frame_count(path), frames_per_video))
+            except DataError as err:
+                skipped.append(str(err))
+                continue
+            indices = sorted(frames)
+            for k, index in enumerate(indices):
+                bgr = cv2.cvtColor(frames[index], cv2.COLOR_RGB2BGR)
+                write_atomic(folder / f"{k:02d}_{index:05d}.png", lambda tmp, image=bgr: cv2.imwrite(tmp, image))
+            write_text_atomic(done, json.dumps(indices))
+        indices = json.loads(done.read_text())
+        written[video_id] = [(index, folder / f"{k:02d}_{index:05d}.png") for k, index in enumerate(indices)]
     items = [
-        EvalFrame(pair, k, target, source)
+        EvalFrame(pair, k, index, target, source)
         for pair in pairs
         if pair.target in written and pair.source in written
-        for k, (target, source) in enumerate(zip(written[pair.target], written[pair.source]))
+        for k, ((index, target), (_, source)) in enumerate(zip(written[pair.target], written[pair.source]))
     ]
     return items, skipped
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.utils import write_atomic, write_text_atomic
 
 
 def fingerprint(faces: FaceSet, size: int) -> str:
@@ -26,6 +26,20 @@ def fingerprint(faces: FaceSet, size: int) -> str:
     digest = hashlib.sha1(np.ascontiguousarray(faces.identities, np.int64).tobytes())
     digest.update(f"{len(faces)}:{size}".encode())
     return digest.hexdigest()
+
+
+@torch.no_grad()
+def teacher_outputs(teacher, identity, faces: FaceSet, indices: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """(N, 2) source and target rows of ``faces`` -> the teacher's swaps (N, S, S, 3) uint8."""
+    device = next(teacher.parameters()).device
+    outputs = []
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start : start + batch_size]
+        source = torch.stack([to_tensor(faces.faces[s]) for s in chunk[:, 0]]).to(device)
+        target = torch.stack([to_tensor(faces.faces[t]) for t in chunk[:, 1]]).to(device)
+        image = teacher(source, target, identity(source).z)
+        outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
+    return np.concatenate(outputs)
 
 
 def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Path, count: int, info: dict,
@@ -37,22 +51,14 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
     meta_path = out / "cache.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
         raise DataError(f"{out} holds a teacher cache of other settings ({meta_path}); choose another --out")
-    write_atomic(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
-    device = next(teacher.parameters()).device
+    write_text_atomic(meta_path, json.dumps(meta, indent=2))
     for shard, start in enumerate(tqdm(range(0, count, shard_size), desc="teacher outputs", unit="shard", disable=not progress)):
         path = out / f"teacher_{shard:05d}.npy"
         if path.is_file():
             continue
         indices = np.array([pairs.pair_indices(i) for i in range(start, min(start + shard_size, count))], np.int64)
-        outputs = []
-        for chunk in np.array_split(indices, max(1, -(-len(indices) // batch_size))):
-            source = torch.stack([to_tensor(pairs.faces.faces[s]) for s in chunk[:, 0]]).to(device)
-            target = torch.stack([to_tensor(pairs.faces.faces[t]) for t in chunk[:, 1]]).to(device)
-            with torch.no_grad():
-                image = teacher(source, target, identity(source).z)
-            outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
+        images = teacher_outputs(teacher, identity, pairs.faces, indices, batch_size)
         write_atomic(out / f"pairs_{shard:05d}.npy", lambda tmp, a=indices: np.save(tmp, a))
-        images = np.concatenate(outputs)
         write_atomic(path, lambda tmp, a=images: np.save(tmp, a))  # last: the shard is done
     return out
 
