@@ -88,3 +88,7 @@ def test_ddp_with_two_cpu_processes(tmp_path, face_cache):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GLOBAL_RANK: 1" in result.stderr + result.stdout or "distributed_backend=gloo" in result.stderr + result.stdout
     assert last_checkpoint(run_dir)["global_step"] == 2
+    with open(run_dir / "csv/version_0/metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    # rank zero scored the swaps alone, without waiting on the other rank's metric states
+    assert [row["step"] for row in rows if row.get("swap/scored")] == ["2"]

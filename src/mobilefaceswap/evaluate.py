@@ -119,11 +119,13 @@ class SwapEvaluator:
 
     def new_metrics(self) -> dict:
         """The metrics of one scoring pass (one method); each pass has its own FID."""
+        # One process scores every pair; inside a DDP run the other ranks must not be waited for.
+        local = dict(sync_on_compute=False)
         return {
-            "identity": IdentityRetrieval(),
-            "pose": PoseError(),
-            "expression": ExpressionError(),
-            "fid": build_fid(self.inception) if self.inception is not None else None,
+            "identity": IdentityRetrieval(**local),
+            "pose": PoseError(**local),
+            "expression": ExpressionError(**local),
+            "fid": build_fid(self.inception, **local) if self.inception is not None else None,
             "scored": 0,
         }
 

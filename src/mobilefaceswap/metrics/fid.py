@@ -21,11 +21,12 @@ def inception_weights(path: str | Path | None = None) -> Path | None:
     return cached if cached.is_file() else None
 
 
-def build_fid(weights_path: str | Path | None = None) -> FrechetInceptionDistance | None:
-    """An FID metric (images in [0, 1]), or None with a log line saying why no FID is reported."""
+def build_fid(weights_path: str | Path | None = None, **metric_kwargs) -> FrechetInceptionDistance | None:
+    """An FID metric (images in [0, 1]), or None with a log line saying why no FID is reported;
+    ``metric_kwargs`` go to torchmetrics' ``Metric`` (e.g. ``sync_on_compute``)."""
     found = inception_weights(weights_path)
     if found is None:
         where = weights_path or f"$TORCH_HOME/hub/checkpoints/{INCEPTION_FILE}"
         log.warning("no FID: the Inception weights %s are not there (no other network is used in their place)", where)
         return None
-    return FrechetInceptionDistance(feature=2048, normalize=True, feature_extractor_weights_path=str(found))
+    return FrechetInceptionDistance(feature=2048, normalize=True, feature_extractor_weights_path=str(found), **metric_kwargs)
