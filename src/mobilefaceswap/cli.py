@@ -96,22 +96,31 @@ def _bench(args: argparse.Namespace) -> None:
     print(text if args.json else "\n".join(f"{k:32} {v}" for k, v in report["fps"].items()))
 
 
-def _eval_swaps(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
-    from pathlib import Path
+def _evaluator(args: argparse.Namespace):
+    from mobilefaceswap.evaluate import SwapEvaluator
 
-    from mobilefaceswap.evaluate import SwapEvaluator, read_manifest
-    from mobilefaceswap.utils import write_text_atomic
+    return SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
 
-    evaluator = SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
-    report = asdict(evaluator.evaluate(read_manifest(args.manifest), progress=not args.quiet))
-    text = json.dumps(report, indent=2)
-    if args.out:
-        write_text_atomic(Path(args.out), text + "\n")
-    if args.json:
-        print(text)
+
+def _report_scores(report: dict, out, as_json: bool) -> None:
+    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores."""
+    from mobilefaceswap.utils import write_json_atomic
+
+    if out:
+        write_json_atomic(out, report)
+    if as_json:
+        print(json.dumps(report, indent=2))
     else:
         print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+
+
+def _eval_swaps(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from mobilefaceswap.evaluate import read_manifest
+
+    report = asdict(_evaluator(args).evaluate(read_manifest(args.manifest), progress=not args.quiet))
+    _report_scores(report, args.out, args.json)
 
 
 def _eval_ffpp(args: argparse.Namespace) -> None:
@@ -119,13 +128,12 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from mobilefaceswap.data.faceforensics import extract_frames, write_manifest
-    from mobilefaceswap.evaluate import SwapEvaluator, read_manifest, swap_with_model, swaps_of_method
-    from mobilefaceswap.utils import write_text_atomic
+    from mobilefaceswap.evaluate import read_manifest, swap_with_model, swaps_of_method
 
     root, out = Path(args.root), Path(args.out)
     if out.resolve().is_relative_to(root.resolve()):
         raise ValueError(f"--out {out} is inside the dataset --root; choose a folder outside it")
-    evaluator = SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
+    evaluator = _evaluator(args)
     items, skipped = extract_frames(root, out, args.frames, args.compression, args.split, args.limit, progress=not args.quiet)
     if args.method:
         name = args.method
@@ -143,12 +151,7 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
     report = asdict(evaluator.evaluate(read_manifest(manifest), progress=not args.quiet))
     report["skipped"] = skipped + failed + report["skipped"]
     report["protocol"] = {"frames_per_video": args.frames, "compression": args.compression, "split": args.split or "all FaceSwap pairs", "pairs": len({i.pair for i in items})}
-    text = json.dumps(report, indent=2)
-    write_text_atomic(out / name / "eval.json", text + "\n")
-    if args.json:
-        print(text)
-    else:
-        print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+    _report_scores(report, out / name / "eval.json", args.json)
     print(f"manifest and report: {out / name}", file=sys.stderr)
 
 

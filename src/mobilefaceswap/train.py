@@ -1,6 +1,5 @@
 """``mfs-train``: the Hydra entry point that distils the student (config: conf/train.yaml)."""
 
-import json
 import logging
 import sys
 import traceback
@@ -20,7 +19,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.utils import write_text_atomic
+from mobilefaceswap.utils import write_json_atomic
 from mobilefaceswap.modules import StudentGAN
 
 log = logging.getLogger(__name__)
@@ -104,14 +103,10 @@ def train(cfg: DictConfig) -> L.Trainer:
     if trainer.is_global_zero:
         export_swapper(cfg, module, run_dir / "swapper.pt")
         if cfg.evaluate:
-            write_json(run_dir / "eval.json", evaluate_run(cfg, module, datamodule))
-        write_json(run_dir / "finished.json", {"global_step": trainer.global_step})
+            write_json_atomic(run_dir / "eval.json", evaluate_run(cfg, module, datamodule))
+        write_json_atomic(run_dir / "finished.json", {"global_step": trainer.global_step})
     log.info("run directory: %s", run_dir)
     return trainer
-
-
-def write_json(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule) -> dict:
@@ -144,7 +139,7 @@ def main(cfg: DictConfig) -> None:
         (run_dir / "failed.json").unlink(missing_ok=True)
     except Exception as err:  # noqa: BLE001 - any failure of one member
         log.error("sweep member failed: %s", err)
-        write_json(run_dir / "failed.json", {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
+        write_json_atomic(run_dir / "failed.json", {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Small shared utilities."""
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -26,3 +27,7 @@ def write_atomic(path: str | Path, write: Callable[[str], None], suffix: str = "
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_json_atomic(path: str | Path, data) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -112,6 +112,11 @@ class EvalFrame:
     source: Path
 
 
+def frame_name(k: int, index: int) -> str:
+    """The k-th of a video's N frames, at ``index`` in the video."""
+    return f"{k:02d}_{index:05d}.png"
+
+
 def extract_frames(
     root: str | Path,
     out: str | Path,
@@ -143,10 +148,10 @@ def extract_frames(
             indices = sorted(frames)
             for k, index in enumerate(indices):
                 bgr = cv2.cvtColor(frames[index], cv2.COLOR_RGB2BGR)
-                write_atomic(folder / f"{k:02d}_{index:05d}.png", lambda tmp, image=bgr: cv2.imwrite(tmp, image))
+                write_atomic(folder / frame_name(k, index), lambda tmp, image=bgr: cv2.imwrite(tmp, image))
             write_text_atomic(done, json.dumps(indices))
         indices = json.loads(done.read_text())
-        written[video_id] = [(index, folder / f"{k:02d}_{index:05d}.png") for k, index in enumerate(indices)]
+        written[video_id] = [(index, folder / frame_name(k, index)) for k, index in enumerate(indices)]
     items = [
         EvalFrame(pair, k, index, target, source)
         for pair in pairs

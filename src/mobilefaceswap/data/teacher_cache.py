@@ -18,7 +18,7 @@ from tqdm import tqdm
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
-from mobilefaceswap.utils import write_atomic, write_text_atomic
+from mobilefaceswap.utils import write_atomic, write_json_atomic
 
 
 def fingerprint(faces: FaceSet, size: int) -> str:
@@ -51,7 +51,7 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
     meta_path = out / "cache.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
         raise DataError(f"{out} holds a teacher cache of other settings ({meta_path}); choose another --out")
-    write_text_atomic(meta_path, json.dumps(meta, indent=2))
+    write_json_atomic(meta_path, meta)
     for shard, start in enumerate(tqdm(range(0, count, shard_size), desc="teacher outputs", unit="shard", disable=not progress)):
         path = out / f"teacher_{shard:05d}.npy"
         if path.is_file():

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic, write_text_atomic
+from mobilefaceswap.utils import write_atomic, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def prepare_vggface2(
         raise DataError("--landmarks csv needs --landmark-csv")
     if config.landmarks == "insightface":
         insightface_detector(config.insightface_root)  # one clear error before any worker starts
-    write_text_atomic(settings_path, json.dumps(settings, indent=2))
+    write_json_atomic(settings_path, settings)
 
     chunks = [names[i : i + config.shard_size] for i in range(0, len(names), config.shard_size)]
     pending = [c for c in range(len(chunks)) if not shard_path(out, "shard", c, "json").is_file()]
@@ -238,7 +238,7 @@ def write_index(out: Path, chunks: int, settings: dict) -> dict:
         "shards": chunks,
         "settings": settings,
     }
-    write_text_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_json_atomic(out / "report.json", report)
     return report
 
 
