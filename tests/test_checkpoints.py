@@ -17,7 +17,7 @@ from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, SWAP_PREFIXES,
 from mobilefaceswap.helpers import build_identity, build_teacher
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models import identity as identity_module
-from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures, IRSEResNet
 from mobilefaceswap.models.pretrained import WeightsError, load_pretrained
 from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.models.teachers import FaceShifterGenerator, SimSwapGenerator
@@ -157,9 +157,10 @@ def test_faceshifter_teacher_with_its_own_identity_network():
     teacher = build_teacher(cfg)
     assert isinstance(teacher.generator, FaceShifterGenerator) and teacher.identity is not None
     source, target = torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256)
-    out = teacher(source, target, shared_z_id=torch.zeros(2, 512))  # ignored: it reads the source itself
+    unused = IdentityFeatures(z=torch.zeros(2, 512), map=torch.zeros(2, 512, 7, 7))  # it reads the source itself
+    out = teacher(source, target, shared_identity=unused)
     assert out.shape == (2, 3, 256, 256) and 0 <= out.min() and out.max() <= 1
-    assert not torch.allclose(out[0], teacher(source.flip(0), target, torch.zeros(2, 512))[0])
+    assert not torch.allclose(out[0], teacher(source.flip(0), target, unused)[0])
     keys = FaceShifterGenerator(width_divisor=16).state_dict()
     assert {k.split(".")[0] for k in keys} == {"encoder", "generator"}
 

@@ -55,3 +55,20 @@ def test_sweep_goes_on_after_a_failure_and_skips_finished_members(tmp_path, face
 def test_table2_command_needs_results(tmp_path):
     result = subprocess.run([str(MFS / "mfs"), "table2", "--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert result.returncode != 0 and "no sweep results" in result.stderr
+
+
+def test_without_q_the_quality_row_is_the_full_run(tmp_path):
+    from omegaconf import OmegaConf
+
+    from mobilefaceswap.train import same_run_as
+
+    assert same_run_as(OmegaConf.create({"quality": {"net": None}}), "no_quality_reweight")["same_as"] == "full"
+    assert same_run_as(OmegaConf.create({"quality": {"net": {"_target_": "Q"}}}), "no_quality_reweight") is None
+    assert same_run_as(OmegaConf.create({"quality": {"net": None}}), "full") is None
+    scores = {"id_retrieval": 90.0, "pose_error": 2.0, "fid": None, "scored": 8}
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "eval.json").write_text(json.dumps({"student": scores, "run": {}}))
+    (tmp_path / "no_quality_reweight").mkdir()
+    (tmp_path / "no_quality_reweight" / "same_as.json").write_text(json.dumps({"same_as": "full", "reason": "no Q"}))
+    row = {r["ablation"]: r for r in collect(tmp_path)}["no_quality_reweight"]
+    assert row["id"] == 90.0 and row["status"] == "same run as `full`: no Q"

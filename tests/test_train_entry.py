@@ -92,3 +92,14 @@ def test_ddp_with_two_cpu_processes(tmp_path, face_cache):
         rows = list(csv.DictReader(f))
     # rank zero scored the swaps alone, without waiting on the other rank's metric states
     assert [row["step"] for row in rows if row.get("swap/scored")] == ["2"]
+
+
+def test_same_seed_same_machine_gives_identical_weights(tmp_path, face_cache):
+    states = []
+    for name in ("a", "b"):
+        result = run_mfs_train("trainer.max_steps=4", f"hydra.run.dir=runs/{name}", "callbacks.swap_metrics.every_n_steps=0",
+                               cwd=tmp_path, cache=face_cache)
+        assert result.returncode == 0, result.stderr[-3000:]
+        states.append(last_checkpoint(tmp_path / "runs" / name)["state_dict"])
+    assert states[0].keys() == states[1].keys()
+    assert [k for k in states[0] if not torch.equal(states[0][k], states[1][k])] == []

@@ -106,3 +106,41 @@ def test_swap_metrics_callback_logs_student_and_once_the_teacher(smoke_module, f
     assert first["swap/scored"] == 1 and first["swap/pose_error"] == 0 and first["swap/expression_error"] == 0
     assert "teacher/scored" not in first and not any(k.startswith("teacher/") for k in second)
     assert smoke_module.training  # put back as it was
+
+
+def _activation_growth(module, batch, steps: int) -> float:
+    """Largest ratio of a stage's activation scale after ``steps`` real generator updates to before."""
+    from mobilefaceswap.learning.activation_scale import activation_scales
+
+    module.train()
+    opt_g = module.configure_optimizers()[0]
+    ref = module.distillation_targets(batch)
+    z, id_map = ref.source_identity.z, ref.source_identity.map
+    before = activation_scales(module.student, batch["target"], z, id_map)
+    for _ in range(steps):
+        loss = module.generator_losses(module.student(batch["target"], z, id_map), ref)["total"]
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    after = activation_scales(module.student, batch["target"], z, id_map)
+    return max(after[k] / before[k] for k in before)
+
+
+def test_injection_network_stays_well_conditioned_through_training(smoke_module, fixed_batch):
+    assert _activation_growth(smoke_module, fixed_batch, steps=5) < 10
+
+
+def test_one_learning_rate_for_the_injection_network_makes_activations_explode(compose_train, fixed_batch):
+    torch.manual_seed(0)
+    module = build_module(compose_train("profile=smoke", "model.optim.injection_lr_scaling=none"))
+    assert _activation_growth(module, fixed_batch, steps=5) > 100  # what the fan-in scaling prevents
+
+
+def test_injection_weights_learn_at_lr_over_sqrt_fan_in(smoke_module):
+    groups = {g["name"]: g["lr"] for g in smoke_module.configure_optimizers()[0].param_groups}
+    kernel = "iin.predictor.decoder.0.weight.weight"  # the 3x3 conv over 512 channels that outputs a kernel
+    assert groups[kernel] == pytest.approx(4e-4 / (512 * 9) ** 0.5)
+    assert groups["iin.encoder_pointwise.0.style.weight"] == pytest.approx(4e-4 / 512**0.5)
+    assert groups["student"] == 4e-4  # head, fusion, biases and norms
+    counted = sum(p.numel() for g in smoke_module.configure_optimizers()[0].param_groups for p in g["params"])
+    assert counted == sum(p.numel() for p in smoke_module.student.parameters())

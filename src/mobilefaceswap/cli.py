@@ -190,7 +190,8 @@ def _cache_teacher(args: argparse.Namespace) -> None:
 
     cfg = compose_config(args.overrides)
     pairs = _fixed_pairs(cfg, args.pairs)
-    teacher, identity = build_teacher(cfg.teacher).to(args.device), build_identity(cfg.identity).to(args.device)
+    identity = build_identity(cfg.identity)
+    teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(args.device), identity.to(args.device)
     info = {"teacher": cfg.teacher.net._target_, "teacher_weights": cfg.teacher.pretrained, "identity_weights": cfg.identity.pretrained}
     out = build_teacher_cache(pairs, teacher, identity, args.out, args.pairs, info, args.shard_size, args.batch_size, progress=not args.quiet)
     print(f"teacher cache: {out} (train from it with data.teacher_cache={out})")

@@ -5,15 +5,22 @@ Each group has ``net`` (the network whose state dict the weights file holds),
 and ``expected`` (what file belongs there, for the error message).
 """
 
+import logging
+
+import numpy as np
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.identity_onnx import load_onnx_identity
 from mobilefaceswap.models.parsing import FaceParser
 from mobilefaceswap.models.pretrained import WeightsError, freeze, load_pretrained
-from mobilefaceswap.models.teachers import Teacher
+from mobilefaceswap.models.teachers import MobileFaceSwapTeacher, Teacher
+from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
+
+log = logging.getLogger(__name__)
 
 
 def load_network(cfg: DictConfig, key: str) -> nn.Module:
@@ -22,7 +29,8 @@ def load_network(cfg: DictConfig, key: str) -> nn.Module:
         return load_onnx_identity(cfg.pretrained, f"{key}.pretrained")
     if cfg.net is None:
         raise WeightsError(f"{key}.pretrained: this network has no built-in architecture; set it to {cfg.expected}")
-    net = instantiate(cfg.net)
+    shrunk = cfg.get("shrink") and cfg.pretrained is None  # a weights file keeps its real architecture
+    net = instantiate(OmegaConf.merge(cfg.net, cfg.small) if shrunk else cfg.net)
     ignore = getattr(net, "checkpoint_ignore", ())
     return load_pretrained(net, cfg.pretrained, f"{key}.pretrained", cfg.expected, ignore)
 
@@ -39,10 +47,39 @@ def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:
     return freeze(encoder)
 
 
-def build_teacher(cfg: DictConfig) -> Teacher:
-    """The generator, and its own identity network unless it shares the student's."""
+def build_teacher(cfg: DictConfig, shared_identity: IdentityEncoder | None = None) -> Teacher:
+    """The generator, and its own identity network unless it shares the student's
+    (``shared_identity``, which a random MobileFaceSwap teacher needs for its calibration)."""
     identity = None if cfg.identity is None else build_identity(cfg.identity, "teacher.identity")
-    return freeze(Teacher(load_network(cfg, "teacher"), identity))
+    generator = load_network(cfg, "teacher")
+    if isinstance(generator, MobileFaceSwapTeacher) and cfg.pretrained is None:
+        calibrate_on_bundled_faces(generator, identity or shared_identity, cfg)
+    return freeze(Teacher(generator, identity))
+
+
+@torch.no_grad()
+def calibrate_on_bundled_faces(generator: MobileFaceSwapTeacher, identity: IdentityEncoder | None, cfg: DictConfig) -> None:
+    """BatchNorm statistics of a random MobileFaceSwap teacher from every (source, target) pair
+    of the bundled faces, so that in eval mode its output depends on the source identity."""
+    from mobilefaceswap.data.embedded import prepare_embedded_faces
+    from mobilefaceswap.data.pairs import to_tensor
+
+    if identity is None:
+        raise ValueError("a random MobileFaceSwap teacher needs the identity network to calibrate with")
+    with np.load(prepare_embedded_faces(cfg.calibration.cache_dir, cfg.alignment.size, cfg.alignment.template)) as data:
+        faces = torch.stack([to_tensor(face) for face in data["faces"]])
+    features = identity(faces)
+    sources, targets = zip(*((s, t) for s in range(len(faces)) for t in range(len(faces)) if s != t))
+    batches = [
+        (faces[list(t)], features.z[list(s)], features.map[list(s)])
+        for s, t in zip(_chunks(sources, cfg.calibration.batch_size), _chunks(targets, cfg.calibration.batch_size))
+    ]
+    calibrate_batchnorm(generator, batches)
+    log.info("random MobileFaceSwap teacher (seed %d): BatchNorm statistics from %d bundled face pairs", cfg.net.seed, len(sources))
+
+
+def _chunks(items: tuple, size: int) -> list[tuple]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def build_perceptual(cfg: DictConfig) -> nn.Module:

@@ -1,7 +1,7 @@
 """Parameter and multiply-accumulate counts of the baked student, beside the paper's values.
 
-The paper's "FLOPs" are multiply-accumulates (DESIGN.md section 5); torch's FLOP counter
-counts 2 FLOPs per MAC, so its totals are halved.
+The paper's "FLOPs" are multiply-accumulates (its SimSwap figure, 48.2G, is the generator's
+48.12 GMACs); torch's FLOP counter counts 2 FLOPs per MAC, so its totals are halved.
 """
 
 from collections.abc import Callable

@@ -26,10 +26,14 @@ def collect(results_dir: str | Path, rows_file: str | Path = ROWS_FILE) -> list[
         who = "teacher" if row["ablation"] == "teacher" else "student"
         record = {"row": row["name"], "ablation": row["ablation"], "mapping": row["mapping"], "paper_id": row["id"],
                   "paper_pose": row["pose"], "paper_fid": row["fid"], "id": None, "pose": None, "fid": None}
+        same = _read_json(run / "same_as.json")  # a member that would have trained another's run
+        if same is not None:
+            run = results_dir / same["same_as"]
         evaluation, failure = _read_json(run / "eval.json"), _read_json(run / "failed.json")
         if evaluation is not None and evaluation.get(who, {}).get("scored"):
             scores = evaluation[who]
-            record.update(status="done", id=scores["id_retrieval"], pose=scores["pose_error"], fid=scores["fid"])
+            status = "done" if same is None else f"same run as `{same['same_as']}`: {same['reason']}"
+            record.update(status=status, id=scores["id_retrieval"], pose=scores["pose_error"], fid=scores["fid"])
             record["run"] = evaluation["run"]
         elif evaluation is not None:
             record["status"] = f"not scored: {evaluation.get(who, {}).get('note', 'no evaluation of ' + who)}"

@@ -38,11 +38,12 @@ USER_ERRORS = (WeightsError, DataError, CheckpointError)
 
 
 def build_module(cfg: DictConfig) -> StudentGAN:
+    identity = build_identity(cfg.identity)
     return StudentGAN(
         student=instantiate(cfg.model.net),
         discriminator=instantiate(cfg.discriminator),
-        teacher=build_teacher(cfg.teacher),
-        identity=build_identity(cfg.identity),
+        teacher=build_teacher(cfg.teacher, shared_identity=identity),
+        identity=identity,
         perceptual=build_perceptual(cfg.perceptual),
         parser=build_parser(cfg.parser),
         quality=build_quality(cfg.quality),
@@ -119,6 +120,14 @@ def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule) -> dict:
     return results
 
 
+def same_run_as(cfg: DictConfig, ablation: str | None) -> dict | None:
+    """A Table 2 member whose training would be another member's, switch for switch."""
+    if ablation == "no_quality_reweight" and cfg.quality.net is None:
+        reason = "no_quality_reweight is the full run: no quality regressor is configured (quality=none), so alpha has no Q either way"
+        return {"same_as": "full", "reason": reason}
+    return None
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(cfg.paths.run_dir)
@@ -133,6 +142,10 @@ def main(cfg: DictConfig) -> None:
     # the others go on.
     if (run_dir / "finished.json").is_file():
         log.info("already finished, skipped: %s", run_dir)
+        return
+    if same := same_run_as(cfg, HydraConfig.get().runtime.choices.get("ablation")):
+        log.warning("not trained: %s", same["reason"])
+        write_json_atomic(run_dir / "same_as.json", same)
         return
     try:
         train(cfg)

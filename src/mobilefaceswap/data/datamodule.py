@@ -59,7 +59,7 @@ class FacePairDataModule(L.LightningDataModule):
         h = self.hparams
         train, val = self.split(self.load_faces())
         if h.teacher_cache:
-            self.train_set = CachedPairDataset(train, h.teacher_cache, h.size, h.augment)
+            self.train_set = CachedPairDataset(train, h.teacher_cache, h.size, h.augment, h.seed)
         else:
             transform = light_augmentation() if h.augment else None
             self.train_set = FacePairDataset(train, h.train_pairs, h.same_identity_ratio, h.seed, transform)
@@ -85,11 +85,13 @@ class FacePairDataModule(L.LightningDataModule):
 
 
 class EmbeddedFacesDataModule(FacePairDataModule):
-    """The faces in the photos bundled with insightface and scikit-image (see ``data.embedded``)."""
+    """The faces in the photos bundled with insightface and scikit-image (see ``data.embedded``),
+    each its own identity."""
 
-    def __init__(self, cache_dir: str = "~/.cache/mobilefaceswap", **kwargs):
+    def __init__(self, cache_dir: str = "~/.cache/mobilefaceswap", val_identities: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.cache_dir = cache_dir
+        self.val_identities = val_identities
 
     def prepare_data(self) -> None:
         prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)
@@ -97,6 +99,13 @@ class EmbeddedFacesDataModule(FacePairDataModule):
     def load_faces(self) -> FaceSet:
         with np.load(prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)) as data:
             return FaceSet(data["faces"], data["identities"])
+
+    def split(self, faces: FaceSet) -> tuple[FaceSet, FaceSet]:
+        """With ``val_identities`` >= 2, that many faces are held out of training (chosen from the
+        seed); with 0 the validation pairs reuse the training faces."""
+        if not self.val_identities:
+            return faces, faces
+        return faces.split_by_identity(self.val_identities, self.hparams.seed)
 
 
 class VGGFace2DataModule(FacePairDataModule):

@@ -1,5 +1,7 @@
 """Source/target pairs of aligned faces for distillation."""
 
+import random
+
 import albumentations as A
 import numpy as np
 import torch
@@ -17,6 +19,13 @@ def light_augmentation() -> A.Compose:
             A.HueSaturationValue(hue_shift_limit=5, sat_shift_limit=10, val_shift_limit=5, p=0.3),
         ]
     )
+
+
+def seed_augmentation(transform: A.BaseCompose, seed: int, index: int) -> None:
+    """Draw item ``index``'s augmentation from (seed, index) alone: the same item is augmented the
+    same way in every run, whatever the order, the worker or the resumed step that loads it."""
+    rng = np.random.default_rng([seed, index, 1])  # 1: a stream apart from the pair draw
+    transform.set_random_state(rng, random.Random(int(rng.integers(2**63))))
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -74,6 +83,8 @@ class FacePairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         source, target = self.pair_indices(index)
+        if self.transform is not None:
+            seed_augmentation(self.transform, self.seed, index)
         target_item = self._load(target, with_mask=self.faces.masks is not None)
         item = {
             "source": to_tensor(self._load(source)["image"]),

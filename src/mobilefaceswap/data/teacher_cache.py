@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.data.pairs import FacePairDataset, to_tensor
+from mobilefaceswap.data.pairs import FacePairDataset, seed_augmentation, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from mobilefaceswap.utils import write_atomic, write_json_atomic
 
@@ -37,7 +37,7 @@ def teacher_outputs(teacher, identity, faces: FaceSet, indices: np.ndarray, batc
         chunk = indices[start : start + batch_size]
         source = torch.stack([to_tensor(faces.faces[s]) for s in chunk[:, 0]]).to(device)
         target = torch.stack([to_tensor(faces.faces[t]) for t in chunk[:, 1]]).to(device)
-        image = teacher(source, target, identity(source).z)
+        image = teacher(source, target, identity(source))
         outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(outputs)
 
@@ -67,7 +67,7 @@ class CachedPairDataset(Dataset):
     """The cached pairs with the teacher's output as ``reference``; the target, its mask and the
     reference are flipped together, so the reference stays the teacher's answer for the target."""
 
-    def __init__(self, faces: FaceSet, cache: str | Path, size: int, augment: bool = True):
+    def __init__(self, faces: FaceSet, cache: str | Path, size: int, augment: bool = True, seed: int = 0):
         cache = Path(cache)
         meta_path = cache / "cache.json"
         if not meta_path.is_file():
@@ -83,6 +83,7 @@ class CachedPairDataset(Dataset):
         self.references = ShardedArray(outputs)
         self.pairs = np.concatenate([np.load(p.with_name(p.name.replace("teacher_", "pairs_"))) for p in outputs])
         self.flip = A.Compose([A.HorizontalFlip(p=0.5)], additional_targets={"reference": "image"}) if augment else None
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -93,6 +94,7 @@ class CachedPairDataset(Dataset):
         if self.faces.masks is not None:
             item["mask"] = self.faces.masks[target]
         if self.flip is not None:
+            seed_augmentation(self.flip, self.seed, index)
             item = self.flip(**item)
         out = {
             "source": to_tensor(self.faces.faces[source]),

@@ -32,6 +32,19 @@ class IdentityKernels:
     encoder_adain: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     decoder_adain: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
+    def select(self, index: int) -> "IdentityKernels":
+        """The kernels of sample ``index`` alone, each with a batch dimension of 1."""
+        one = lambda tensors: [t[index : index + 1] for t in tensors]  # noqa: E731
+        styles = lambda pairs: None if pairs is None else [tuple(one(pair)) for pair in pairs]  # noqa: E731
+        return IdentityKernels(
+            one(self.encoder_depthwise),
+            one(self.encoder_pointwise),
+            one(self.decoder_depthwise),
+            one(self.decoder_pointwise),
+            styles(self.encoder_adain),
+            styles(self.decoder_adain),
+        )
+
 
 class ModulatedPointwiseKernel(nn.Module):
     """Paper eq. 2: W' = W * (1 + s), s = FC(z_id) over input channels, then demodulate."""

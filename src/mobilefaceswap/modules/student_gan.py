@@ -10,6 +10,7 @@ from torch import nn
 from mobilefaceswap import losses
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
+from mobilefaceswap.modules.optim import generator_param_groups
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class OptimConfig:
     lr_generator: float = 4e-4
     lr_discriminator: float = 4e-4
     betas: tuple[float, float] = field(default=(0.0, 0.99))
+    injection_lr_scaling: str = "fan_in"  # fan_in: equalised learning rate for the IIN (modules/optim.py) | none
     max_nonfinite_steps: int = 10  # consecutive skipped updates before the run stops
 
 
@@ -100,7 +102,7 @@ class StudentGAN(L.LightningModule):
         source_identity = self.identity(source)
         if cfg.distillation:
             # A teacher cache (data.teacher_cache) brings I'_g with the batch.
-            reference = batch["reference"] if "reference" in batch else h["teacher"](source, target, source_identity.z)
+            reference = batch["reference"] if "reference" in batch else h["teacher"](source, target, source_identity)
             quality = torch.ones(len(source), device=source.device)
             if cfg.reweight_quality and "quality" in h:
                 quality = h["quality"](reference)
@@ -199,7 +201,8 @@ class StudentGAN(L.LightningModule):
     def configure_optimizers(self):
         cfg = self.optim_cfg
         betas = tuple(cfg.betas)
-        opt_g = torch.optim.Adam(self.student.parameters(), lr=cfg.lr_generator, betas=betas)
+        groups = generator_param_groups(self.student, cfg.lr_generator, cfg.injection_lr_scaling)
+        opt_g = torch.optim.Adam(groups, lr=cfg.lr_generator, betas=betas)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=betas)
         return opt_g, opt_d
 

@@ -1,0 +1,92 @@
+"""The student's distance to its teacher on held-out faces, and its activation scales, along training."""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from mobilefaceswap.data.pairs import to_tensor
+from mobilefaceswap.learning.activation_scale import activation_scales
+from mobilefaceswap.learning.distillation_gap import distillation_gap
+from mobilefaceswap.learning.plot import plot_curves
+from mobilefaceswap.utils import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+GAP_KEYS = ("l1", "psnr", "source_correlation", "student_source_effect")
+
+
+class LearningCurveLogger(L.Callback):
+    """At step 0, every ``every_n_steps`` and at the end: :func:`distillation_gap` on up to
+    ``max_faces`` validation faces of distinct identities (every ordered pair), and the student's
+    per-stage activation scale on the first of those pairs. The student is scored in eval mode, as
+    it is used. Logs ``heldout/<key>`` and writes ``learning_curve.json`` and ``learning_curve.png``
+    into the run directory. Rank zero only; the history is kept in checkpoints, so a resumed run
+    continues its curve.
+    """
+
+    def __init__(self, every_n_steps: int = 5000, max_faces: int = 8):
+        self.every_n_steps = every_n_steps
+        self.max_faces = max_faces
+        self.history: list[dict] = []
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state.get("history", []))
+
+    def heldout_faces(self, trainer: L.Trainer) -> torch.Tensor:
+        faces = trainer.datamodule.val_set.faces
+        _, first = np.unique(np.asarray(faces.identities), return_index=True)
+        return torch.stack([to_tensor(faces.faces[int(i)]) for i in sorted(first)[: self.max_faces]])
+
+    @torch.no_grad()
+    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or (self.history and self.history[-1]["step"] == trainer.global_step):
+            return
+        if not pl_module.loss_cfg.distillation:
+            return  # no teacher to be measured against
+        faces = self.heldout_faces(trainer).to(pl_module.device)
+        was_training = pl_module.training
+        pl_module.eval()
+        student, helpers = pl_module.student, pl_module.helpers
+        gap = distillation_gap(student, helpers["teacher"], helpers["identity"], faces)
+        identity = helpers["identity"](faces[:2])
+        scales = activation_scales(student, faces[1:2], identity.z[:1], identity.map[:1])  # source 0 on target 1
+        pl_module.train(was_training)
+        self.history.append({"step": trainer.global_step, **gap, "activation_scale": scales})
+        for logger in trainer.loggers:
+            logger.log_metrics({f"heldout/{k}": gap[k] for k in GAP_KEYS}, step=trainer.global_step)
+        log.info("step %d held-out: %s", trainer.global_step, ", ".join(f"{k}={gap[k]:.4g}" for k in GAP_KEYS))
+        self.write(Path(trainer.default_root_dir))
+
+    def write(self, run_dir: Path) -> None:
+        steps = [h["step"] for h in self.history]
+        series = lambda key: [h[key] for h in self.history]  # noqa: E731
+        stages = list(self.history[0]["activation_scale"])
+        write_json_atomic(run_dir / "learning_curve.json", {"history": self.history})
+        plot_curves(
+            run_dir / "learning_curve.png",
+            steps,
+            {
+                "held-out L1 to the teacher": {"L1": series("l1")},
+                "held-out PSNR to the teacher (dB)": {"PSNR": series("psnr")},
+                "source effect: student vs teacher": {"correlation": series("source_correlation")},
+                "activation scale per stage (log)": {s: [h["activation_scale"][s] for h in self.history] for s in stages},
+            },
+            title=f"student vs teacher on {self.history[0]['pairs']} held-out (source, target) pairs",
+        )
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.global_step == 0:
+            self.measure(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0 and trainer.global_step > 0:
+            self.measure(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.measure(trainer, pl_module)

@@ -1,0 +1,1 @@
+"""Measuring that the student learns: activation scales and distillation learning curves."""

@@ -1,0 +1,38 @@
+"""The student's optimiser parameter groups: fan-in-scaled learning rates for the injection network.
+
+Adam moves every weight by about ``lr`` per step whatever its gradient's size, and with one
+identity per sample the moves of a layer's weights add up coherently: a predicted kernel,
+read off a 3x3 conv over 512 channels (fan-in 4608), moves by up to ``lr * 4608 * E|x|``,
+far beyond its own scale. Chained through nine IDN stages, that made the activations grow
+by orders of magnitude within a few steps. Scaling each injection-network weight's learning
+rate by ``1 / sqrt(fan_in)`` is, under Adam, exactly StyleGAN2's equalised learning rate,
+without changing the parameters themselves (so the released weights still load as they are).
+"""
+
+import math
+
+from torch import nn
+
+
+def fan_in(weight: nn.Parameter) -> int:
+    """Inputs per output of a Linear (out, in) or Conv (out, in, k, k) weight."""
+    return math.prod(weight.shape[1:])
+
+
+def generator_param_groups(student: nn.Module, lr: float, injection_scaling: str = "fan_in") -> list[dict]:
+    """Adam groups: the injection network's weights at ``lr / sqrt(fan_in)``, everything else at ``lr``.
+
+    ``injection_scaling="none"`` gives one group at ``lr`` (the unscaled behaviour, kept to measure it).
+    """
+    if injection_scaling not in ("fan_in", "none"):
+        raise ValueError(f"model.optim.injection_lr_scaling={injection_scaling!r}: use fan_in or none")
+    if injection_scaling == "none":
+        return [{"params": list(student.parameters()), "lr": lr, "name": "student"}]
+    scaled = {id(p) for name, p in student.iin.named_parameters() if p.ndim >= 2}
+    groups = [
+        {"params": [p], "lr": lr / math.sqrt(fan_in(p)), "name": f"iin.{name}"}
+        for name, p in student.iin.named_parameters()
+        if id(p) in scaled
+    ]
+    rest = [p for p in student.parameters() if id(p) not in scaled]
+    return [*groups, {"params": rest, "lr": lr, "name": "student"}]
