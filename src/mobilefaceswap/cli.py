@@ -203,7 +203,7 @@ def _build_quality_set(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
     from mobilefaceswap.data.teacher_cache import teacher_outputs
-    from mobilefaceswap.helpers import build_identity
+    from mobilefaceswap.helpers import architecture, build_identity
     from mobilefaceswap.models.pretrained import load_pretrained
     from mobilefaceswap.models.teachers import Teacher
 
@@ -214,7 +214,7 @@ def _build_quality_set(args: argparse.Namespace) -> None:
     teacher_identity = None if cfg.teacher.identity is None else build_identity(cfg.teacher.identity, "teacher.identity").to(args.device)
 
     def generate(path):
-        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected)
+        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected, architecture=architecture(cfg.teacher.net))
         teacher = Teacher(generator, teacher_identity).to(args.device).eval()
         return teacher_outputs(teacher, identity, pairs.faces, indices, args.batch_size)
 
