@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.config import CONFIG_DIR
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
+from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher, network_config
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.utils import write_json_atomic
@@ -76,13 +76,18 @@ def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> 
 
 def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
     """The trained student with its identity network, ready for ``mfs swap`` and ``mfs export``."""
-    net = cfg.identity.net
-    if net is None or not str(net.get("_target_", "")).endswith("IRSEResNet"):
-        log.info("no swapper.pt: the identity network is not an IRSEResNet (use the checkpoint with your own)")
+    pretrained = cfg.identity.pretrained
+    net = network_config(cfg.identity)
+    if pretrained is not None and str(pretrained).endswith(".onnx"):
+        identity = {"identity_onnx": Path(pretrained).expanduser().read_bytes()}
+    elif net is not None and str(net.get("_target_", "")).endswith("IRSEResNet"):
+        identity = {"identity_arch": {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}}
+    else:
+        log.info("no swapper.pt: the identity network is neither an IRSEResNet nor an ONNX file (use the checkpoint with your own)")
         return
-    arch = {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}
     alignment = cfg.teacher.alignment
-    save_swapper(path, module.student, module.helpers["identity"], arch, alignment.size, alignment.template, origin=f"trained in {path.parent}")
+    origin = f"trained in {path.parent}"
+    save_swapper(path, module.student, module.helpers["identity"], alignment.size, alignment.template, origin, **identity)
     log.info("swapper for mfs swap / mfs export: %s", path)
 
 

@@ -81,6 +81,13 @@ def load_pretrained(
         log.warning("%s is null: %s is randomly initialised (set it to %s)", config_key, type(module).__name__, expected)
         return module
     state = {k: v for k, v in read_state_dict(path, config_key, expected).items() if not k.startswith(ignore_prefixes)}
+    return load_state(module, state, path, config_key, expected, architecture)
+
+
+def load_state(
+    module: nn.Module, state: dict, path: str | Path, config_key: str, expected: str, architecture: str | None = None
+) -> nn.Module:
+    """Load a state dict read from ``path`` strictly, or one WeightsError line saying how it differs."""
     if problem := state_dict_mismatch(module.state_dict(), state):
         built = architecture or type(module).__name__
         raise WeightsError(f"{config_key}: {path} does not match {built}: {problem}; expected {expected}")
