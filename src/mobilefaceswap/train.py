@@ -139,7 +139,7 @@ def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> 
     else:
         results = evaluate_student(module, datamodule.val_set, evaluator)
     choices = HydraConfig.get().runtime.choices
-    results["run"].update({group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality")})
+    results["run"].update({group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality", "eval")})
     return results
 
 
