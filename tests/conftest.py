@@ -1,8 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -10,7 +12,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from mobilefaceswap.data.embedded import prepare_embedded_faces
+from mobilefaceswap.data.detection import DlibFaceDetector
+from mobilefaceswap.data.embedded import bundled_photos, prepare_embedded_faces
+from mobilefaceswap.inference.video import make_sample_clip
 from mobilefaceswap.train import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,3 +68,36 @@ def run_mfs_train(*overrides: str, cwd: Path, cache: Path, timeout: int = 600) -
 
 def last_checkpoint(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+FFPP_PAIRS = ["000_001", "001_002", "002_000"]
+
+
+def portraits() -> list[np.ndarray]:
+    """Three people: the astronaut and the two largest faces of the group photo."""
+    photos = bundled_photos()
+    group = photos["insightface/t1.jpg"]
+    people = [photos["skimage/astronaut"]]
+    for face in DlibFaceDetector()(group)[:2]:
+        left, top, right, bottom = face.box
+        pad = right - left
+        people.append(np.ascontiguousarray(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad]))
+    return people
+
+
+@pytest.fixture(scope="session")
+def ffpp(tmp_path_factory) -> Path:
+    """A FaceForensics++-shaped tree: three people's clips, the FaceSwap subset, a test split."""
+    root = tmp_path_factory.mktemp("ffpp")
+    originals = root / "original_sequences/youtube/c23/videos"
+    faceswap = root / "manipulated_sequences/FaceSwap/c23/videos"
+    originals.mkdir(parents=True)
+    faceswap.mkdir(parents=True)
+    people = portraits()
+    for i, person in enumerate(people):
+        make_sample_clip(originals / f"{i:03d}.mp4", person, (480, 360), frames=12, audio=False)
+    for name in FFPP_PAIRS:  # a perfect "swap": the source person in the target's clip
+        make_sample_clip(faceswap / f"{name}.mp4", people[int(name.split("_")[1])], (480, 360), frames=12, audio=False)
+    (root / "splits").mkdir()
+    (root / "splits/test.json").write_text(json.dumps([["000", "001"]]))
+    return root

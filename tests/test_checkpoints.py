@@ -240,3 +240,15 @@ def test_onnx_identity_that_does_not_fit_the_student_is_refused(tmp_path):
                       opset_version=13, input_names=["data"], output_names=["embedding", "map"])
     with pytest.raises(WeightsError, match=r"the student needs \(1, 512\) and \(1, 512, 7, 7\)"):
         build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))
+
+
+def test_smoke_profile_keeps_the_real_architecture_of_given_weights(tmp_path, compose_train):
+    official = tmp_path / "latest_net_G.pth"
+    torch.save(SimSwapGenerator().state_dict(), official)
+    teacher = build_teacher(compose_train("profile=smoke", f"teacher.pretrained={official}").teacher)
+    assert elements(teacher.generator) == elements(SimSwapGenerator())
+    assert elements(build_teacher(compose_train("profile=smoke").teacher).generator) < elements(teacher.generator) / 100
+    shrunk = tmp_path / "shrunk.pth"
+    torch.save(SimSwapGenerator(base_channels=8, n_blocks=2).state_dict(), shrunk)
+    with pytest.raises(WeightsError, match=r"does not match SimSwapGenerator\(base_channels=64, n_blocks=9, crop_size=224\)"):
+        build_teacher(compose_train("profile=smoke", f"teacher.pretrained={shrunk}").teacher)

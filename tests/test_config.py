@@ -11,7 +11,7 @@ OPTIONS = [(group, option.stem) for group in GROUPS for option in sorted((Path(C
 
 def test_groups_are_the_documented_axes():
     expected = {"ablation", "callbacks", "data", "discriminator", "experiment", "hydra", "identity", "logger", "loss", "model"}
-    expected |= {"parser", "paths", "perceptual", "profile", "quality", "teacher", "trainer"}
+    expected |= {"parser", "paths", "perceptual", "profile", "quality", "teacher", "trainer", "eval"}
     assert set(GROUPS) == expected
 
 

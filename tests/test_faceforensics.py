@@ -6,50 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
 import torch
 
-from mobilefaceswap.data.detection import DlibFaceDetector
-from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.data.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
-from mobilefaceswap.inference.video import make_sample_clip
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 
+from conftest import FFPP_PAIRS as PAIRS
+
 MFS = str(Path(sys.executable).parent / "mfs")
 TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
-PAIRS = ["000_001", "001_002", "002_000"]
-
-
-def portraits() -> list[np.ndarray]:
-    """Three people: the astronaut and the two largest faces of the group photo."""
-    photos = bundled_photos()
-    group = photos["insightface/t1.jpg"]
-    people = [photos["skimage/astronaut"]]
-    for face in DlibFaceDetector()(group)[:2]:
-        left, top, right, bottom = face.box
-        pad = right - left
-        people.append(np.ascontiguousarray(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad]))
-    return people
-
-
-@pytest.fixture(scope="module")
-def ffpp(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("ffpp")
-    originals = root / "original_sequences/youtube/c23/videos"
-    faceswap = root / "manipulated_sequences/FaceSwap/c23/videos"
-    originals.mkdir(parents=True)
-    faceswap.mkdir(parents=True)
-    people = portraits()
-    for i, person in enumerate(people):
-        make_sample_clip(originals / f"{i:03d}.mp4", person, (480, 360), frames=12, audio=False)
-    for name in PAIRS:  # a perfect "swap": the source person in the target's clip
-        make_sample_clip(faceswap / f"{name}.mp4", people[int(name.split("_")[1])], (480, 360), frames=12, audio=False)
-    (root / "splits").mkdir()
-    (root / "splits/test.json").write_text(json.dumps([["000", "001"]]))
-    return root
 
 
 def mfs(*args: str) -> subprocess.CompletedProcess:
@@ -99,7 +66,7 @@ def test_a_swapper_is_evaluated_end_to_end(ffpp, tmp_path):
     student = MobileFaceSwap()
     with torch.no_grad():
         student.fusion.layers[5].bias.fill_(-3.0)  # a mask of almost nothing: faces stay detectable
-    save_swapper(tmp_path / "swapper.pt", student.eval(), IdentityEncoder(IRSEResNet(**TINY_IDENTITY)).eval(), TINY_IDENTITY, crop_size=224)
+    save_swapper(tmp_path / "swapper.pt", student.eval(), IdentityEncoder(IRSEResNet(**TINY_IDENTITY)).eval(), crop_size=224, identity_arch=TINY_IDENTITY)
     out = tmp_path / "eval"
     result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(out), "--checkpoint", str(tmp_path / "swapper.pt"), "--frames", "2", "--json", "--quiet")
     assert result.returncode == 0, result.stderr

@@ -26,7 +26,7 @@ def _identity_cfg():
 
 def _teacher_cfg(face_cache, pretrained=None):
     return OmegaConf.create({
-        "net": {"_target_": "mobilefaceswap.models.teachers.MobileFaceSwapTeacher", "seed": 0}, "small": {}, "shrink": True,
+        "net": {"_target_": "mobilefaceswap.models.teachers.MobileFaceSwapTeacher", "seed": 0},
         "pretrained": pretrained, "expected": "x", "identity": None, "alignment": {"template": "arcface", "size": 224},
         "calibration": {"cache_dir": str(face_cache), "batch_size": 8},
     })

@@ -18,7 +18,8 @@ BIN = Path(sys.executable).parent
 
 
 def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compose_train):
-    cfg = compose_train("profile=smoke")
+    tiny_teacher = ("teacher.net.base_channels=8", "teacher.net.n_blocks=2")  # checkpoints given: smoke keeps their architecture
+    cfg = compose_train("profile=smoke", *tiny_teacher)
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     for iteration in (1000, 3000):  # SimSwap's naming: <iteration>_net_G.pth
@@ -26,7 +27,7 @@ def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compos
         torch.save(instantiate(cfg.teacher.net).state_dict(), folder / f"{iteration}_net_G.pth")
     (folder / "latest_net_G.pth").write_bytes(b"")  # no iteration in its name: not a milestone
     command = [str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(folder), "--out", str(tmp_path / "set"), "--pairs", "3",
-               "--total-iterations", "4000", "--quiet", "profile=smoke", f"paths.cache_dir={face_cache}"]
+               "--total-iterations", "4000", "--quiet", "profile=smoke", *tiny_teacher, f"paths.cache_dir={face_cache}"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "set/labels.csv") as f:

@@ -34,7 +34,7 @@ def assets(tmp_path_factory) -> dict[str, Path]:
     with torch.no_grad():  # a mask that covers the face, so swaps are visible
         student.fusion.layers[5].bias.fill_(3.0)
     identity = IdentityEncoder(IRSEResNet(**TINY_IDENTITY))
-    save_swapper(folder / "swapper.pt", student.eval(), identity.eval(), TINY_IDENTITY, crop_size=224)
+    save_swapper(folder / "swapper.pt", student.eval(), identity.eval(), crop_size=224, identity_arch=TINY_IDENTITY)
     photos = bundled_photos()
     write_image(folder / "astronaut.png", photos["skimage/astronaut"])
     write_image(folder / "group.jpg", photos["insightface/t1.jpg"])

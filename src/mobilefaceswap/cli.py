@@ -39,7 +39,7 @@ def _convert_paddle(args: argparse.Namespace) -> None:
     if {swapper_path.resolve(), identity_path.resolve()} & inputs:
         raise ValueError(f"--out {out} would overwrite an input file")
     origin = f"converted from {Path(args.swap).name} and {Path(args.arcface).name}"
-    save_swapper(swapper_path, student, identity, RELEASED_IDENTITY_ARCH, crop_size=224, origin=origin)
+    save_swapper(swapper_path, student, identity, crop_size=224, origin=origin, identity_arch=RELEASED_IDENTITY_ARCH)
     write_atomic(identity_path, lambda tmp: torch.save(identity.backbone.state_dict(), tmp))
     print(f"swapper (student + identity network + preprocessing): {swapper_path}")
     print(f"identity network state dict (for identity.pretrained): {identity_path}")
@@ -108,6 +108,10 @@ def _report_scores(report: dict, out, as_json: bool) -> None:
 
     if out:
         write_json_atomic(out, report)
+    _print_scores(report, as_json)
+
+
+def _print_scores(report: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -124,35 +128,21 @@ def _eval_swaps(args: argparse.Namespace) -> None:
 
 
 def _eval_ffpp(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
     from pathlib import Path
 
-    from mobilefaceswap.data.faceforensics import extract_frames, write_manifest
-    from mobilefaceswap.evaluate import read_manifest, swap_with_model, swaps_of_method
+    from mobilefaceswap.evaluate import FFppProtocol, evaluate_ffpp
 
-    root, out = Path(args.root), Path(args.out)
-    if out.resolve().is_relative_to(root.resolve()):
-        raise ValueError(f"--out {out} is inside the dataset --root; choose a folder outside it")
+    protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
     evaluator = _evaluator(args)
-    items, skipped = extract_frames(root, out, args.frames, args.compression, args.split, args.limit, progress=not args.quiet)
     if args.method:
-        name = args.method
-        items, swapped, failed = swaps_of_method(items, root, args.method, args.compression, out / name, progress=not args.quiet)
+        name, swapper = args.method, None
     else:
-        from mobilefaceswap.inference.pipeline import FaceSwapPipeline
         from mobilefaceswap.models.swapper import load_swapper
 
-        name = Path(args.checkpoint).stem
-        pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
-        items, swapped, failed = swap_with_model(items, pipeline, out / name, progress=not args.quiet)
-    if not items:
-        raise ValueError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
-    manifest = write_manifest(out / name / "manifest.csv", items, swapped)
-    report = asdict(evaluator.evaluate(read_manifest(manifest), progress=not args.quiet))
-    report["skipped"] = skipped + failed + report["skipped"]
-    report["protocol"] = {"frames_per_video": args.frames, "compression": args.compression, "split": args.split or "all FaceSwap pairs", "pairs": len({i.pair for i in items})}
-    _report_scores(report, out / name / "eval.json", args.json)
-    print(f"manifest and report: {out / name}", file=sys.stderr)
+        name, swapper = Path(args.checkpoint).stem, load_swapper(args.checkpoint)
+    report = evaluate_ffpp(evaluator, protocol, Path(args.out), name, swapper, args.method, progress=not args.quiet)
+    _print_scores(report, args.json)
+    print(f"manifest and report: {Path(args.out) / name}", file=sys.stderr)
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
@@ -204,7 +194,7 @@ def _build_quality_set(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
     from mobilefaceswap.data.teacher_cache import teacher_outputs
-    from mobilefaceswap.helpers import build_identity
+    from mobilefaceswap.helpers import architecture, build_identity
     from mobilefaceswap.models.pretrained import load_pretrained
     from mobilefaceswap.models.teachers import Teacher
 
@@ -215,7 +205,7 @@ def _build_quality_set(args: argparse.Namespace) -> None:
     teacher_identity = None if cfg.teacher.identity is None else build_identity(cfg.teacher.identity, "teacher.identity").to(args.device)
 
     def generate(path):
-        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected)
+        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected, architecture=architecture(cfg.teacher.net))
         teacher = Teacher(generator, teacher_identity).to(args.device).eval()
         return teacher_outputs(teacher, identity, pairs.faces, indices, args.batch_size)
 
@@ -287,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
     evaluate.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
     evaluate.add_argument("--hopenet", help="Hopenet state dict: pose from Hopenet (default: dlib landmarks + solvePnP)")
-    evaluate.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, or an IR-SE 50 state dict) for identity (default: dlib)")
+    evaluate.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict) for identity (default: dlib)")
     evaluate.add_argument("--json", action="store_true", help="print the whole JSON report")
     evaluate.add_argument("--out", help="also write the JSON report to this file")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -305,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     ffpp.add_argument("--limit", type=int, help="first N pairs only")
     ffpp.add_argument("--inception", help="Inception weights for FID")
     ffpp.add_argument("--hopenet", help="Hopenet state dict (pose as in the paper)")
-    ffpp.add_argument("--cosface", help="CosFace network (identity as in the paper)")
+    ffpp.add_argument("--cosface", help="CosFace/ArcFace network: .onnx, arcface_torch IResNet or IR-SE state dict (identity as in the paper)")
     ffpp.add_argument("--json", action="store_true", help="print the whole JSON report")
     ffpp.add_argument("--quiet", action="store_true", help="no progress bars")
     ffpp.set_defaults(run=_eval_ffpp)

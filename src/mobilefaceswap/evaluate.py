@@ -6,29 +6,32 @@ paper's protocol: the swapped face should carry the source's identity and the ta
 pose and expression.
 """
 
+import copy
 import csv
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.data.faceforensics import EvalFrame, VideoPair, manipulated_video, read_frames
+from mobilefaceswap.data.faceforensics import EvalFrame, VideoPair, extract_frames, manipulated_video, read_frames, write_manifest
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
-from mobilefaceswap.metrics.pose import Hopenet, landmark_pose
-from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
-from mobilefaceswap.models.identity_onnx import load_onnx_identity
+from mobilefaceswap.metrics.pose import Hopenet, hopenet_box, landmark_pose
+from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.pretrained import load_pretrained
+from mobilefaceswap.models.recognition import load_recognition_network
+from mobilefaceswap.utils import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,8 @@ def read_manifest(path: str | Path) -> list[SwapTriple]:
 
 class SwapEvaluator:
     """Identity: dlib's 128-d recogniser, or a CosFace/ArcFace network (``cosface_weights``: an
-    ONNX file or an IR-SE 50 state dict). Pose: dlib landmarks + solvePnP, or Hopenet
-    (``hopenet_weights``). FID when Inception weights are found."""
+    ONNX file, an arcface_torch IResNet or an IR-SE state dict). Pose: dlib landmarks + solvePnP,
+    or Hopenet (``hopenet_weights``). FID when Inception weights are found."""
 
     def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None):
         self.detector = DlibFaceDetector()
@@ -83,14 +86,12 @@ class SwapEvaluator:
             self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval()
         self.cosface = None
         if cosface_weights is not None:
-            if str(cosface_weights).endswith(".onnx"):
-                net = load_onnx_identity(cosface_weights, "--cosface")
-            else:
-                net = load_pretrained(IRSEResNet(layers=(3, 4, 14, 3)), cosface_weights, "--cosface", "an IR-SE 50 state dict")
+            net = load_recognition_network(cosface_weights, "--cosface")
             self.cosface = IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3).eval()
         self.backends = {
             "identity": "CosFace network " + str(cosface_weights) if self.cosface else "dlib 128-d recogniser",
             "pose": "Hopenet " + str(hopenet_weights) if self.hopenet else "dlib 68 landmarks + solvePnP",
+            "fid": "Inception " + str(self.inception) if self.inception is not None else None,
         }
 
     @torch.no_grad()
@@ -104,10 +105,7 @@ class SwapEvaluator:
     def _pose(self, image: np.ndarray, face) -> torch.Tensor:
         if self.hopenet is None:
             return torch.tensor(landmark_pose(face, image.shape[:2]), dtype=torch.float32)
-        left, top, right, bottom = face.box
-        margin = 0.2 * (right - left)  # Hopenet reads loose crops
-        y0, y1 = int(max(top - 2 * margin, 0)), int(min(bottom + margin, image.shape[0]))
-        x0, x1 = int(max(left - margin, 0)), int(min(right + margin, image.shape[1]))
+        x0, y0, x1, y1 = hopenet_box(face.box, image.shape)
         crop = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255
         return self.hopenet(crop)[0]
 
@@ -217,6 +215,73 @@ def swaps_of_method(items: list[EvalFrame], root: Path, method: str, compression
     return kept, swapped, skipped
 
 
+@dataclass
+class FFppProtocol:
+    """The FaceForensics++ evaluation (``mfs eval-ffpp``, ``eval=ffpp``): which videos and frames."""
+
+    root: Path
+    frames: int = 10
+    compression: str = "c23"
+    split: str | None = None
+    limit: int | None = None
+
+    def describe(self, pairs: int) -> dict:
+        return {"name": "ffpp", "frames_per_video": self.frames, "compression": self.compression,
+                "split": self.split or "all FaceSwap pairs", "pairs": pairs}
+
+
+def evaluate_ffpp(
+    evaluator: SwapEvaluator, protocol: FFppProtocol, out: Path, name: str, swapper=None, method: str | None = None, progress: bool = True
+) -> dict:
+    """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``)
+    or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
+    root, out = Path(protocol.root), Path(out)
+    if out.resolve().is_relative_to(root.resolve()):
+        raise DataError(f"the output folder {out} is inside the dataset {root}; choose a folder outside it")
+    items, skipped = extract_frames(root, out, protocol.frames, protocol.compression, protocol.split, protocol.limit, progress=progress)
+    if method is not None:
+        items, swapped, failed = swaps_of_method(items, root, method, protocol.compression, out / name, progress=progress)
+    else:
+        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper), out / name, progress=progress)
+    if not items:
+        raise DataError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
+    manifest = write_manifest(out / name / "manifest.csv", items, swapped)
+    report = asdict(evaluator.evaluate(read_manifest(manifest), progress=progress))
+    report["skipped"] = skipped + failed + report["skipped"]
+    report["protocol"] = protocol.describe(len({i.pair for i in items}))
+    write_json_atomic(out / name / "eval.json", report)
+    return report
+
+
+class _TeacherForOneSource(nn.Module):
+    """The teacher with one source fixed: target crops -> (swapped, a mask of ones)."""
+
+    def __init__(self, teacher: nn.Module, source: torch.Tensor, z_id: torch.Tensor):
+        super().__init__()
+        self.teacher, self.source, self.z_id = teacher, source, z_id
+
+    def forward(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = len(target)
+        image = self.teacher(self.source.expand(n, -1, -1, -1), target.to(self.source.device), self.z_id.expand(n, -1)).cpu()
+        return image, torch.ones_like(image[:, :1])
+
+
+@dataclass
+class TeacherSwapper:
+    """A teacher in the place of a Swapper, so it swaps FF++ frames through the same pipeline."""
+
+    teacher: nn.Module
+    identity: IdentityEncoder  # the student's: the teacher reads z_id from it unless it has its own
+    crop_size: int
+    template: str
+
+    @torch.no_grad()
+    def bake(self, source: torch.Tensor) -> nn.Module:
+        """source: (1, 3, S, S) aligned face in [0, 1], on the CPU; the teacher runs on its own device."""
+        source = source.to(next(self.teacher.parameters()).device)
+        return _TeacherForOneSource(self.teacher, source, self.identity(source).z).eval()
+
+
 def tensor_image(tensor: torch.Tensor) -> np.ndarray:
     """(3, S, S) in [0, 1] -> (S, S, 3) uint8."""
     return (tensor.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()
@@ -250,5 +315,30 @@ def evaluate_student(module, pairs: FacePairDataset, evaluator: SwapEvaluator, t
             results[who] = {**evaluator.results(metrics), "scored": metrics["scored"]}
         except DataError:  # e.g. an untrained teacher draws no detectable face
             results[who] = {"scored": 0, "note": "no face was found in any of its outputs"}
-    results["run"] = {"pairs": count, "skipped": skipped, "steps": module.global_step}
+    results["run"] = {"pairs": count, "skipped": skipped, "steps": module.global_step, "protocol": {"name": "validation", "pairs": count}}
+    return results
+
+
+@torch.no_grad()
+def evaluate_student_ffpp(module, evaluator: SwapEvaluator, protocol: FFppProtocol, out: Path, crop_size: int, template: str, teacher: bool = True) -> dict:
+    """The same as ``evaluate_student`` with the FaceForensics++ protocol: each swapper's frames,
+    manifest and report under ``out/<student|teacher>/``."""
+    from mobilefaceswap.models.swapper import Swapper
+
+    # The student (0.3 GMACs a frame) runs on the CPU beside the pipeline; the teacher where it is.
+    identity = copy.deepcopy(module.helpers["identity"]).cpu().eval()
+    swappers = {"student": Swapper(copy.deepcopy(module.student).cpu().eval(), identity, crop_size, template)}
+    if teacher and module.loss_cfg.distillation:
+        swappers["teacher"] = TeacherSwapper(module.helpers["teacher"], module.helpers["identity"], crop_size, template)
+    results, skipped, described = {}, [], protocol.describe(0)
+    for who, swapper in swappers.items():
+        try:
+            report = evaluate_ffpp(evaluator, protocol, out, who, swapper, progress=False)
+        except DataError as err:  # e.g. an untrained teacher draws no detectable face
+            results[who] = {"scored": 0, "note": str(err)}
+            continue
+        results[who] = {**report["results"], "scored": report["scored"]}
+        skipped += [f"{who}: {line}" for line in report["skipped"]]
+        described = report["protocol"]
+    results["run"] = {"pairs": described["pairs"], "skipped": skipped, "steps": module.global_step, "protocol": described}
     return results

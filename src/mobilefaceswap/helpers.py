@@ -1,8 +1,10 @@
 """Build the frozen helpers of distillation from their config groups.
 
 Each group has ``net`` (the network whose state dict the weights file holds),
-``pretrained`` (a local path, or null for a random network of the same architecture)
-and ``expected`` (what file belongs there, for the error message).
+``pretrained`` (a local path, or null for a random network of the same architecture),
+``expected`` (what file belongs there, for the error message) and optionally
+``net_if_random`` (settings merged into ``net`` only while ``pretrained`` is null: the smoke
+profile shrinks random helpers this way and never a helper given its real weights).
 """
 
 import logging
@@ -23,16 +25,30 @@ from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
 log = logging.getLogger(__name__)
 
 
+def network_config(cfg: DictConfig) -> DictConfig | None:
+    """The architecture in force: ``cfg.net``, with ``cfg.net_if_random`` when no weights are given."""
+    shrink = cfg.get("net_if_random")
+    if cfg.net is None or cfg.pretrained is not None or not shrink:
+        return cfg.net
+    return OmegaConf.merge(cfg.net, shrink)
+
+
+def architecture(net_cfg: DictConfig) -> str:
+    """``Class(setting=value, ...)`` of a network config, for messages."""
+    settings = {k: v for k, v in OmegaConf.to_container(net_cfg, resolve=True).items() if k != "_target_"}
+    return f"{net_cfg._target_.rsplit('.', 1)[-1]}({', '.join(f'{k}={v}' for k, v in settings.items())})"
+
+
 def load_network(cfg: DictConfig, key: str) -> nn.Module:
-    """``cfg.net`` with the weights of ``cfg.pretrained`` (an ONNX file brings its own graph)."""
+    """The configured network with the weights of ``cfg.pretrained`` (an ONNX file brings its own graph)."""
     if cfg.pretrained is not None and str(cfg.pretrained).endswith(".onnx"):
         return load_onnx_identity(cfg.pretrained, f"{key}.pretrained")
-    if cfg.net is None:
+    net_cfg = network_config(cfg)
+    if net_cfg is None:
         raise WeightsError(f"{key}.pretrained: this network has no built-in architecture; set it to {cfg.expected}")
-    shrunk = cfg.get("shrink") and cfg.pretrained is None  # a weights file keeps its real architecture
-    net = instantiate(OmegaConf.merge(cfg.net, cfg.small) if shrunk else cfg.net)
+    net = instantiate(net_cfg)
     ignore = getattr(net, "checkpoint_ignore", ())
-    return load_pretrained(net, cfg.pretrained, f"{key}.pretrained", cfg.expected, ignore)
+    return load_pretrained(net, cfg.pretrained, f"{key}.pretrained", cfg.expected, ignore, architecture(net_cfg))
 
 
 def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:

@@ -35,6 +35,7 @@ def collect(results_dir: str | Path, rows_file: str | Path = ROWS_FILE) -> list[
             status = "done" if same is None else f"same run as `{same['same_as']}`: {same['reason']}"
             record.update(status=status, id=scores["id_retrieval"], pose=scores["pose_error"], fid=scores["fid"])
             record["run"] = evaluation["run"]
+            record["backends"] = scores.get("backends", {})
         elif evaluation is not None:
             record["status"] = f"not scored: {evaluation.get(who, {}).get('note', 'no evaluation of ' + who)}"
         elif failure is not None:
@@ -49,6 +50,33 @@ def _number(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _protocol_name(protocol: dict) -> str:
+    if protocol.get("name") == "ffpp":
+        return (f"FaceForensics++ ({protocol['pairs']} pairs, {protocol['frames_per_video']} frames per video, "
+                f"{protocol['compression']}, {protocol['split']})")
+    return f"the run's validation pairs ({protocol.get('pairs', '?')} pairs)"
+
+
+def protocol_sentence(records: list[dict]) -> str:
+    """What produced the numbers, read from the scored rows: protocol and backends, nothing else."""
+    scored = [r for r in records if "run" in r]
+    if not scored:
+        return "No row was scored."
+
+    def listed(values) -> str:
+        return "; ".join(dict.fromkeys(values)) or "-"
+
+    protocols = [_protocol_name(r["run"].get("protocol", {})) for r in scored]
+    identity = [r["backends"].get("identity", "?") for r in scored]
+    pose = [r["backends"].get("pose", "?") for r in scored]
+    fid = [r["backends"].get("fid") or "not computed (no Inception weights)" for r in scored]
+    paper = (all(r["run"].get("protocol", {}).get("name") == "ffpp" for r in scored)
+             and all(i.startswith("CosFace") for i in identity) and all(p.startswith("Hopenet") for p in pose)
+             and all(r["fid"] is not None for r in scored))
+    return (f"Scored on {listed(protocols)}. Identity retrieval: {listed(identity)}. Pose: {listed(pose)}. "
+            f"FID: {listed(fid)}. " + ("This is the paper's protocol." if paper else "This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID)."))
+
+
 def markdown(records: list[dict]) -> str:
     runs = [r["run"] for r in records if "run" in r]
     setting = runs[0] if runs else {}
@@ -57,9 +85,7 @@ def markdown(records: list[dict]) -> str:
         "",
         f"Made by `make reproduce-table2` (profile `{setting.get('profile', '?')}`, data `{setting.get('data', '?')}`, "
         f"teacher `{setting.get('teacher', '?')}`, identity `{setting.get('identity', '?')}`, quality `{setting.get('quality', '?')}`, "
-        f"{setting.get('steps', '?')} generator steps, {setting.get('pairs', '?')} evaluation pairs; identity retrieval with dlib's "
-        "recogniser and pose with dlib landmarks + solvePnP unless configured otherwise). Ours is not the paper's protocol unless "
-        "the profile is `paper` with FaceForensics++.",
+        f"{setting.get('steps', '?')} generator steps). {protocol_sentence(records)}",
         "",
         "| row | ablation | Id % (ours / paper) | Pose (ours / paper) | FID (ours / paper) | status |",
         "|---|---|---|---|---|---|",

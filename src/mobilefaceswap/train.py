@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.config import CONFIG_DIR
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher
+from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher, network_config
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.utils import write_json_atomic
@@ -77,13 +77,18 @@ def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> 
 
 def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
     """The trained student with its identity network, ready for ``mfs swap`` and ``mfs export``."""
-    net = cfg.identity.net
-    if net is None or not str(net.get("_target_", "")).endswith("IRSEResNet"):
-        log.info("no swapper.pt: the identity network is not an IRSEResNet (use the checkpoint with your own)")
+    pretrained = cfg.identity.pretrained
+    net = network_config(cfg.identity)
+    if pretrained is not None and str(pretrained).endswith(".onnx"):
+        identity = {"identity_onnx": Path(pretrained).expanduser().read_bytes()}
+    elif net is not None and str(net.get("_target_", "")).endswith("IRSEResNet"):
+        identity = {"identity_arch": {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}}
+    else:
+        log.info("no swapper.pt: the identity network is neither an IRSEResNet nor an ONNX file (use the checkpoint with your own)")
         return
-    arch = {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}
     alignment = cfg.teacher.alignment
-    save_swapper(path, module.student, module.helpers["identity"], arch, alignment.size, alignment.template, origin=f"trained in {path.parent}")
+    origin = f"trained in {path.parent}"
+    save_swapper(path, module.student, module.helpers["identity"], alignment.size, alignment.template, origin, **identity)
     log.info("swapper for mfs swap / mfs export: %s", path)
 
 
@@ -91,6 +96,7 @@ def train(cfg: DictConfig) -> L.Trainer:
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
     ckpt = resolve_checkpoint(cfg.ckpt_path, run_dir, Path(cfg.paths.runs_dir) / cfg.task_name)
+    evaluator = build_evaluator(cfg.eval) if cfg.evaluate else None  # bad scoring weights or data stop the run before training
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
@@ -104,19 +110,37 @@ def train(cfg: DictConfig) -> L.Trainer:
     if trainer.is_global_zero:
         export_swapper(cfg, module, run_dir / "swapper.pt")
         if cfg.evaluate:
-            write_json_atomic(run_dir / "eval.json", evaluate_run(cfg, module, datamodule))
+            write_json_atomic(run_dir / "eval.json", evaluate_run(cfg, module, datamodule, evaluator))
         write_json_atomic(run_dir / "finished.json", {"global_step": trainer.global_step})
     log.info("run directory: %s", run_dir)
     return trainer
 
 
-def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule) -> dict:
-    """eval.json: the student and its teacher on the validation pairs, and what the run used."""
-    from mobilefaceswap.evaluate import SwapEvaluator, evaluate_student
+def build_evaluator(cfg: DictConfig):
+    """The scorer of eval.json (conf/eval); for FaceForensics++ its pairs are read now too."""
+    from mobilefaceswap.data.faceforensics import read_pairs
+    from mobilefaceswap.evaluate import SwapEvaluator
 
-    results = evaluate_student(module, datamodule.val_set, SwapEvaluator(cfg.paths.inception))
+    if cfg.protocol not in ("validation", "ffpp"):
+        raise DataError(f"eval.protocol={cfg.protocol!r}: use validation or ffpp")
+    if cfg.protocol == "ffpp":
+        read_pairs(cfg.root, cfg.compression, cfg.split)
+    return SwapEvaluator(cfg.inception, hopenet_weights=cfg.hopenet, cosface_weights=cfg.cosface)
+
+
+def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> dict:
+    """eval.json: the student and its teacher, scored with the protocol of ``eval``, and what the run used."""
+    from mobilefaceswap.evaluate import FFppProtocol, evaluate_student, evaluate_student_ffpp
+
+    if cfg.eval.protocol == "ffpp":
+        e = cfg.eval
+        protocol = FFppProtocol(Path(e.root), e.frames, e.compression, e.split, e.limit)
+        alignment = cfg.teacher.alignment
+        results = evaluate_student_ffpp(module, evaluator, protocol, Path(cfg.paths.run_dir) / "ffpp", alignment.size, alignment.template)
+    else:
+        results = evaluate_student(module, datamodule.val_set, evaluator)
     choices = HydraConfig.get().runtime.choices
-    results["run"].update({group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality")})
+    results["run"].update({group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality", "eval")})
     return results
 
 

@@ -7,7 +7,7 @@ paper; the embedded default fits a generic 3D face to dlib's 68 landmarks with s
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
 from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
@@ -47,6 +47,20 @@ def landmark_pose(face: DetectedFace, image_size: tuple[int, int]) -> np.ndarray
     return np.array([yaw, pitch, roll])
 
 
+def hopenet_box(box: tuple[int, int, int, int], image_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Hopenet's crop around a dlib face box, as its reference code (deep-head-pose,
+    ``test_on_video_dlib.py``) cuts it: half the box width added left and right, three quarters
+    of its height above and a quarter below, clipped to the image."""
+    left, top, right, bottom = box
+    width, height = abs(right - left), abs(bottom - top)
+    return (
+        max(left - 2 * width // 4, 0),
+        max(top - 3 * height // 4, 0),
+        min(right + 2 * width // 4, image_shape[1]),
+        min(bottom + height // 4, image_shape[0]),
+    )
+
+
 class Hopenet(nn.Module):
     """Hopenet (Ruiz et al.): ResNet-50 with three 66-bin heads of 3 degrees; keys of its released weights."""
 
@@ -63,9 +77,15 @@ class Hopenet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
+    @staticmethod
+    def preprocess(crop: torch.Tensor) -> torch.Tensor:
+        """The reference transform: shorter side resized to 224 (antialiased bilinear, as PIL's
+        ``Scale(224)``), then the central 224x224."""
+        return TF.center_crop(TF.resize(crop, 224, antialias=True), [224, 224])
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Face crops (B, 3, H, W) in [0, 1] -> (B, 3) yaw, pitch, roll in degrees."""
-        x = F.interpolate(image, size=(224, 224), mode="bilinear", align_corners=False)
+        """Hopenet crops (B, 3, H, W) in [0, 1] (``hopenet_box``) -> (B, 3) yaw, pitch, roll in degrees."""
+        x = self.preprocess(image)
         x = self.maxpool(self.relu(self.bn1(self.conv1((x - self.mean) / self.std))))
         x = self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))).flatten(1)
         angles = [(head(x).softmax(dim=1) * self.bin_centres).sum(dim=1) for head in (self.fc_yaw, self.fc_pitch, self.fc_roll)]

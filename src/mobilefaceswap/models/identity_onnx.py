@@ -39,20 +39,26 @@ def tap_feature_map(graph_module: fx.GraphModule) -> fx.GraphModule:
 
 def load_onnx_identity(path: str | Path, config_key: str = "identity.pretrained") -> nn.Module:
     """ONNX ArcFace file -> module ``x -> (embedding (B, 512), feature map (B, 512, 7, 7))``."""
-    import onnx2torch
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise WeightsError(f"{config_key}: ONNX model not found: {path} (expected an ArcFace ONNX file such as insightface's w600k_r50.onnx)")
+    return onnx_identity_from_bytes(path.read_bytes(), f"{config_key}: {path}")
+
+
+def onnx_identity_from_bytes(data: bytes, what: str) -> nn.Module:
+    """The same from the bytes of an ONNX file (as swapper files keep it); ``what`` names it in errors."""
+    import onnx
+    import onnx2torch
+
     try:
-        graph_module = onnx2torch.convert(str(path))
+        graph_module = onnx2torch.convert(onnx.load_from_string(data))
     except Exception as err:
-        raise WeightsError(f"{config_key}: cannot convert {path} from ONNX ({type(err).__name__}: {str(err)[:200]})") from None
+        raise WeightsError(f"{what}: cannot convert from ONNX ({type(err).__name__}: {str(err)[:200]})") from None
     try:
         module = tap_feature_map(graph_module).eval()
         check_identity_outputs(module)
     except ValueError as err:
-        raise WeightsError(f"{config_key}: {path}: {err}") from None
+        raise WeightsError(f"{what}: {err}") from None
     return module
 
 

@@ -72,14 +72,27 @@ def load_pretrained(
     config_key: str,
     expected: str,
     ignore_prefixes: tuple[str, ...] = (),
+    architecture: str | None = None,
 ) -> nn.Module:
-    """Load ``path`` strictly into ``module``; with ``path=None`` warn that it stays random."""
+    """Load ``path`` strictly into ``module``; with ``path=None`` warn that it stays random.
+
+    ``architecture`` (e.g. ``SimSwapGenerator(base_channels=64, n_blocks=9)``) names the
+    settings in force in a mismatch error; by default the class name.
+    """
     if path is None:
         log.warning("%s is null: %s is randomly initialised (set it to %s)", config_key, type(module).__name__, expected)
         return module
     state = {k: v for k, v in read_state_dict(path, config_key, expected).items() if not k.startswith(ignore_prefixes)}
+    return load_state(module, state, path, config_key, expected, architecture)
+
+
+def load_state(
+    module: nn.Module, state: dict, path: str | Path, config_key: str, expected: str, architecture: str | None = None
+) -> nn.Module:
+    """Load a state dict read from ``path`` strictly, or one WeightsError line saying how it differs."""
     if problem := state_dict_mismatch(module.state_dict(), state):
-        raise WeightsError(f"{config_key}: {path} does not match {type(module).__name__}: {problem}; expected {expected}")
+        built = architecture or type(module).__name__
+        raise WeightsError(f"{config_key}: {path} does not match {built}: {problem}; expected {expected}")
     module.load_state_dict(state, strict=True)
     return module
 

@@ -47,6 +47,17 @@ class MobileFaceSwap(nn.Module):
         fusion: bool = True,
     ):
         super().__init__()
+        # The constructor's settings, recorded in swapper files so that any variant is rebuilt.
+        self.arch = {
+            "encoder_channels": [int(c) for c in encoder_channels],
+            "decoder_out_channels": [int(c) for c in decoder_out_channels],
+            "mask_channels": [int(c) for c in mask_channels],
+            "id_dim": int(id_dim),
+            "weight_prediction": bool(weight_prediction),
+            "pointwise": str(pointwise),
+            "skips": bool(skips),
+            "fusion": bool(fusion),
+        }
         decoder_in = decoder_input_channels(tuple(encoder_channels), tuple(decoder_out_channels), skips)
         self.iin = IdentityInjectionNetwork(encoder_channels, decoder_in, decoder_out_channels, id_dim, weight_prediction, pointwise)
         self.idn = IdentityAwareDynamicNetwork(decoder_out_channels, skips)
