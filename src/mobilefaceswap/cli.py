@@ -117,6 +117,12 @@ def _bench_watermark(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2))
 
 
+def _demo(args: argparse.Namespace) -> None:
+    from mobilefaceswap.demo import serve
+
+    serve(args.checkpoint, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, out_dir=args.out_dir)
+
+
 def _evaluator(args: argparse.Namespace):
     from mobilefaceswap.evaluate import SwapEvaluator
 
@@ -314,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench_mark.add_argument("--clips", type=int, default=4, help="video clips (20 frames each) re-encoded at CRF 28")
     bench_mark.add_argument("--out", help="also write the JSON report here")
     bench_mark.set_defaults(run=_bench_watermark)
+
+    demo = commands.add_parser("demo", help="a web page on localhost to swap photos and videos (pip install '.[demo]')")
+    demo.add_argument("--checkpoint", required=True, help="swapper file")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
+    demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument("--max-upload-mb", type=int, default=200, help="larger uploads are refused on the page")
+    demo.add_argument("--out-dir", help="keep results here (default: a temporary folder removed on exit)")
+    demo.set_defaults(run=_demo)
 
     evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
     evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
