@@ -1,6 +1,7 @@
 """Every output of ``mfs swap`` says it is synthetic: watermark, metadata, ``mfs verify``, and
 the watermark benchmark."""
 
+import datetime
 import hashlib
 import json
 import subprocess
@@ -120,3 +121,54 @@ def test_bench_watermark_writes_its_report(tmp_path):
     assert set(report["detection_rate"]) >= {"jpeg75", "jpeg50", "half_size", "crop10", "brighter30"}
     assert report["detection_rate"]["none"]["rate"] == 1.0 and report["false_positive_rate"]["n"] > 0
     assert report["h264_crf28"]["per_video"]["n"] == 1 and report["psnr_db"]["min"] >= 40
+
+
+def self_made_certificate(folder: Path) -> tuple[Path, Path]:
+    """A test CA and a signing certificate it issued (P-256), as C2PA wants them: PEM chain, PEM key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key, issuer: x509.Name, issuer_key, ca: bool) -> x509.Certificate:
+        usage = {name: False for name in ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+                                          "encipher_only", "decipher_only")}
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject),
+                                            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mobilefaceswap tests")]))
+                   .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca, **usage), critical=True))
+        if not ca:
+            builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+                       .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+                       .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("test CA", ca_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA"),
+                                                   x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mobilefaceswap tests")]), ca_key, True)
+    leaf = certificate("test signer", key, ca.subject, ca_key, False)
+    chain, private = folder / "chain.pem", folder / "key.pem"
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return chain, private
+
+
+def test_c2pa_manifest_signed_with_a_test_certificate_validates(inputs, tiny_swapper, tmp_path):
+    chain, key = self_made_certificate(tmp_path)
+    swap(inputs, tiny_swapper, inputs["group"], tmp_path / "out.jpg", "--c2pa-cert", str(chain), "--c2pa-key", str(key))
+    [report] = verify_paths(tmp_path / "out.jpg")
+    assert report["marked"] and report["watermark"]["found"] and report["metadata"]["record"] is not None
+    c2pa = report["c2pa"]
+    assert c2pa["present"] and c2pa["validates"] and c2pa["validation_state"] == "Valid"
+    assert c2pa["failures"] == ["signingCredential.untrusted"]  # our test CA is in no trust list
+    data = bytearray((tmp_path / "out.jpg").read_bytes())
+    data[-100] ^= 0xFF  # one changed byte of the picture breaks the signed hash
+    (tmp_path / "tampered.jpg").write_bytes(bytes(data))
+    [tampered] = verify_paths(tmp_path / "tampered.jpg")
+    assert tampered["c2pa"]["present"] and not tampered["c2pa"]["validates"]
+    assert verify_paths(inputs["group"])[0]["c2pa"] == {"checked": True, "present": False}

@@ -63,7 +63,14 @@ def _swap(args: argparse.Namespace) -> None:
         pipeline.set_source(source)
     if args.only:
         pipeline.only_faces_like(read_image(args.only))
-    provenance = Provenance.of_model(args.checkpoint, watermark=not args.no_watermark)
+    signer = None
+    if args.c2pa_cert or args.c2pa_key:
+        from mobilefaceswap.provenance.c2pa_manifest import C2paSigner
+
+        if not (args.c2pa_cert and args.c2pa_key):
+            raise ValueError("--c2pa-cert and --c2pa-key go together")
+        signer = C2paSigner(args.c2pa_cert, args.c2pa_key, args.c2pa_alg)
+    provenance = Provenance.of_model(args.checkpoint, watermark=not args.no_watermark, c2pa=signer)
     swapping = Swapping(pipeline, provenance, aligned=args.aligned, progress=not args.quiet)
     summary = swap_targets(swapping, Path(args.target), Path(args.output))
     print(json.dumps(summary.as_dict(), indent=2))
@@ -291,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
     swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
+    swap.add_argument("--c2pa-cert", help="PEM certificate chain (signer first): sign each output with a C2PA manifest")
+    swap.add_argument("--c2pa-key", help="PEM private key of that certificate")
+    swap.add_argument("--c2pa-alg", default="es256", help="signing algorithm of the key (es256, es384, ps256, ed25519, ...)")
     swap.set_defaults(run=_swap)
 
     export = commands.add_parser("export", help="bake a source identity and export ONNX and TorchScript")

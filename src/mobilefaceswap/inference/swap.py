@@ -85,7 +85,9 @@ class Swapping:
 
     def image(self, source: Path, destination: Path) -> None:
         self.pipeline.reset()
-        write_image(destination, self._frame(read_image(source), video=False), self._record(destination))
+        record = self._record(destination)
+        write_image(destination, self._frame(read_image(source), video=False), record)
+        self.provenance.seal(destination, record)
         self.summary.images += 1
 
     def video(self, source: Path, destination: Path) -> None:
@@ -93,6 +95,7 @@ class Swapping:
         record = self._record(destination)
         result = transcode(source, destination, lambda frame: record.mark(self._frame(frame, video=True)),
                            progress=self.progress, metadata=container_tags(record.as_dict()))
+        self.provenance.seal(destination, record)
         self.summary.videos += 1
         if result.truncated:
             self.summary.truncated_videos.append(str(source))

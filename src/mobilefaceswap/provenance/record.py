@@ -9,6 +9,7 @@ import numpy as np
 
 from mobilefaceswap import __version__
 from mobilefaceswap.provenance import watermark
+from mobilefaceswap.provenance.c2pa_manifest import C2paSigner
 
 TOOL = "mobilefaceswap"
 # IPTC digital source type: a real photo combined with content made by a trained model.
@@ -43,14 +44,20 @@ class OutputRecord:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Made once per run; gives each output its own record (a fresh watermark id)."""
+    """Made once per run; gives each output its own record (a fresh watermark id), and signs
+    written outputs with a C2PA manifest when given a signer."""
 
     model_sha256: str
     watermark: bool = True
+    c2pa: C2paSigner | None = None
 
     @classmethod
-    def of_model(cls, model_path: str | Path, watermark: bool = True) -> "Provenance":
-        return cls(file_sha256(model_path), watermark)
+    def of_model(cls, model_path: str | Path, watermark: bool = True, c2pa: C2paSigner | None = None) -> "Provenance":
+        return cls(file_sha256(model_path), watermark, c2pa)
 
     def for_output(self) -> OutputRecord:
         return OutputRecord(self.model_sha256, secrets.randbits(32) if self.watermark else None)
+
+    def seal(self, path: Path, record: OutputRecord) -> None:
+        if self.c2pa is not None:
+            self.c2pa.sign(path, record.as_dict())

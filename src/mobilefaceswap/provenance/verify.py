@@ -8,6 +8,7 @@ from PIL import Image, UnidentifiedImageError
 
 from mobilefaceswap.inference.video import is_video
 from mobilefaceswap.provenance import watermark
+from mobilefaceswap.provenance.c2pa_manifest import read_manifest
 from mobilefaceswap.provenance.metadata import read_image_metadata, read_video_metadata
 
 VIDEO_FRAMES = 24  # frames read from the start of a video; their bits are averaged
@@ -52,11 +53,12 @@ def _image(path: Path) -> dict:
 
 
 def verify_file(path: str | Path) -> dict:
-    """{"path", "marked", "kind", "watermark", "metadata"} or {"path", "error"} when unreadable."""
+    """{"path", "marked", "kind", "watermark", "metadata", "c2pa"} or {"path", "error"} when unreadable."""
     path = Path(path)
     report = _video(path) if is_video(path) else _image(path)
     if "error" not in report:
-        report["marked"] = report["watermark"]["found"] or report["metadata"]["record"] is not None
+        report["c2pa"] = read_manifest(path)
+        report["marked"] = report["watermark"]["found"] or report["metadata"]["record"] is not None or report["c2pa"].get("present", False)
     return {"path": str(path), **report}
 
 
@@ -84,5 +86,8 @@ def format_report(report: dict) -> str:
     mark = report["watermark"]
     mark_text = f"watermark id {mark['id']} (confidence {mark['confidence']})" if mark["found"] else "no watermark"
     where = ", ".join(report["metadata"]["where"]) or "no provenance metadata"
+    c2pa = report["c2pa"]
+    if c2pa.get("present"):
+        where += f"; C2PA manifest {c2pa['validation_state']}" + (f" ({', '.join(c2pa['failures'])})" if c2pa["failures"] else "")
     verdict = "marked as synthetic" if report["marked"] else "NOT marked"
     return f"{report['path']}: {verdict}: {mark_text}; metadata: {where}"
