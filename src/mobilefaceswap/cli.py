@@ -326,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=_verify)
 
     bench_mark = commands.add_parser("bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR")
-    bench_mark.add_argument("--per-photo", type=int, default=10, help="random crops of each real photo that get marked")
-    bench_mark.add_argument("--clips", type=int, default=4, help="video clips (20 frames each) re-encoded at CRF 28")
+    bench_mark.add_argument("--per-photo", type=int, default=30, help="random crops of each real photo that get marked")
+    bench_mark.add_argument("--clips", type=int, default=8, help="video clips (20 frames each) re-encoded at CRF 28")
     bench_mark.add_argument("--out", help="also write the JSON report here")
     bench_mark.set_defaults(run=_bench_watermark)
 
