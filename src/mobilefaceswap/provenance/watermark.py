@@ -1,18 +1,18 @@
 """Invisible watermark: a 40-bit payload (format version + per-output id) hidden in the
 mid frequencies of the image's luminance, readable after JPEG and resizing.
 
-Scheme (spread spectrum with informed embedding, on scipy's DCT and reedsolo's Reed-Solomon code):
+Scheme (spread-transform dither modulation, on scipy's DCT and reedsolo's Reed-Solomon code):
 
 - the luminance is resized to a fixed 256x256 canvas, so that a resized copy maps onto the
   same canvas (scale invariance);
 - payload bytes + CRC-16 are Reed-Solomon encoded into ``CODED_BITS`` bits; each bit owns a
   keyed pseudo-random set of mid-frequency DCT coefficients of the canvas and a +-1 pattern
-  over them; the bit is the sign of the canvas's projection on that pattern;
-- embedding pushes each projection to the bit's side with a margin, spending energy only
-  where the photo's own content points the other way, with the margin chosen for a fixed
-  mean squared error (``strength``); the change is upsampled to full size and added to R, G
-  and B alike;
-- reading takes the signs, marks the least certain bytes as erasures, decodes, and accepts
+  over them, and is read from the canvas's projection on that pattern;
+- embedding moves each projection to the nearest point of its bit's lattice (dither
+  modulation: bit 0 and bit 1 lattices are half a ``STEP`` apart, with a keyed offset per
+  bit), so the photo's own content does not interfere; the step is set for a mean squared
+  change of ``MSE``; the change is upsampled to full size and added to R, G and B alike;
+- reading takes the nearer lattice of each bit, marks the least certain bytes as erasures, decodes, and accepts
   only when the CRC matches (a random image passes with odds of about 1 in 65,536).
 """
 
