@@ -47,9 +47,10 @@ def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None
     """Written atomically; with a ``record``, watermarked and carrying its provenance metadata."""
 
     def write(tmp: str) -> None:
-        if record is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES:
-            Path(tmp).write_bytes(encode_image(record.mark(image), Path(path).suffix, record.as_dict()))
-        elif not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        marked = image if record is None else record.mark(image)
+        if record is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
+            Path(tmp).write_bytes(encode_image(marked, Path(path).suffix, record.as_dict()))
+        elif not cv2.imwrite(tmp, cv2.cvtColor(marked, cv2.COLOR_RGB2BGR)):
             raise DataError(f"cannot write image {path}")
 
     write_atomic(path, write)
