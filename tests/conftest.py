@@ -15,9 +15,26 @@ from omegaconf import DictConfig, open_dict
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos, prepare_embedded_faces
 from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.models import MobileFaceSwap
+from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.train import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
+TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
+
+
+@pytest.fixture(scope="session")
+def tiny_swapper(tmp_path_factory) -> Path:
+    """A random swapper file with a tiny identity network, whose mask covers the face (swaps are visible)."""
+    torch.manual_seed(0)
+    student = MobileFaceSwap()
+    with torch.no_grad():
+        student.fusion.layers[5].bias.fill_(3.0)
+    identity = IdentityEncoder(IRSEResNet(**TINY_IDENTITY))
+    path = tmp_path_factory.mktemp("swapper") / "swapper.pt"
+    save_swapper(path, student.eval(), identity.eval(), crop_size=224, identity_arch=TINY_IDENTITY)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def test_mobilefaceswap_teacher_loads_a_swapper_file(tmp_path, face_cache, faces
     calibrate_batchnorm(student, [(faces, torch.nn.functional.normalize(torch.randn(4, 512), dim=1), torch.randn(4, 512, 7, 7))])
     identity = build_identity(_identity_cfg())
     arch = {k: v for k, v in SMALL_IDENTITY.items() if k != "_target_"}
-    path = save_swapper(tmp_path / "swapper.pt", student, identity, arch, 224)
+    path = save_swapper(tmp_path / "swapper.pt", student, identity, crop_size=224, identity_arch=arch)
     teacher = build_teacher(_teacher_cfg(face_cache, str(path)), shared_identity=identity)
     features = identity(faces)
     with torch.no_grad():

@@ -18,30 +18,21 @@ from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.inference.video import make_sample_clip
-from mobilefaceswap.models import MobileFaceSwap
-from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
-from mobilefaceswap.models.swapper import load_swapper, save_swapper
+from mobilefaceswap.models.swapper import load_swapper
 
 MFS = str(Path(sys.executable).parent / "mfs")
-TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> dict[str, Path]:
+def assets(tmp_path_factory, tiny_swapper) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("assets")
-    torch.manual_seed(0)
-    student = MobileFaceSwap()
-    with torch.no_grad():  # a mask that covers the face, so swaps are visible
-        student.fusion.layers[5].bias.fill_(3.0)
-    identity = IdentityEncoder(IRSEResNet(**TINY_IDENTITY))
-    save_swapper(folder / "swapper.pt", student.eval(), identity.eval(), crop_size=224, identity_arch=TINY_IDENTITY)
     photos = bundled_photos()
     write_image(folder / "astronaut.png", photos["skimage/astronaut"])
     write_image(folder / "group.jpg", photos["insightface/t1.jpg"])
     write_image(folder / "blank.png", np.full((240, 320, 3), 127, np.uint8))
     make_sample_clip(folder / "clip.mp4", photos["skimage/astronaut"], (640, 360), frames=12)
     make_sample_clip(folder / "long.mp4", photos["skimage/astronaut"], (640, 360), frames=40)
-    return {p.stem: p for p in folder.iterdir()}
+    return {"swapper": tiny_swapper, **{p.stem: p for p in folder.iterdir()}}
 
 
 def mfs(*args: str) -> subprocess.CompletedProcess:
@@ -74,7 +65,7 @@ def test_source_without_face_is_one_clear_error(assets, tmp_path):
 
 
 def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
-    result = swap(assets, assets["blank"], tmp_path / "o.png")
+    result = swap(assets, assets["blank"], tmp_path / "o.png", "--no-watermark")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["frames_without_face"] == 1
     assert np.array_equal(read_image(tmp_path / "o.png"), read_image(assets["blank"]))
@@ -162,7 +153,7 @@ def test_aligned_mode_writes_the_raw_network_output(assets, tmp_path):
     write_image(tmp_path / "s.png", source_crop)
     write_image(tmp_path / "t.png", target_crop)
     result = mfs("swap", "--source", str(tmp_path / "s.png"), "--target", str(tmp_path / "t.png"), "--output", str(tmp_path / "o.png"),
-                 "--checkpoint", str(assets["swapper"]), "--aligned", "--quiet")
+                 "--checkpoint", str(assets["swapper"]), "--aligned", "--quiet", "--no-watermark")
     assert result.returncode == 0, result.stderr
     swapper = load_swapper(assets["swapper"])
     image, _ = swapper.swap_aligned(torch.from_numpy(source_crop).permute(2, 0, 1)[None] / 255, torch.from_numpy(target_crop).permute(2, 0, 1)[None] / 255)

@@ -51,6 +51,7 @@ def _swap(args: argparse.Namespace) -> None:
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import Swapping, read_image, swap_targets
     from mobilefaceswap.models.swapper import load_swapper
+    from mobilefaceswap.provenance.record import Provenance
 
     pipeline = FaceSwapPipeline(
         load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime
@@ -62,7 +63,16 @@ def _swap(args: argparse.Namespace) -> None:
         pipeline.set_source(source)
     if args.only:
         pipeline.only_faces_like(read_image(args.only))
-    summary = swap_targets(Swapping(pipeline, aligned=args.aligned, progress=not args.quiet), Path(args.target), Path(args.output))
+    signer = None
+    if args.c2pa_cert or args.c2pa_key:
+        from mobilefaceswap.provenance.c2pa_manifest import C2paSigner
+
+        if not (args.c2pa_cert and args.c2pa_key):
+            raise ValueError("--c2pa-cert and --c2pa-key go together")
+        signer = C2paSigner(args.c2pa_cert, args.c2pa_key, args.c2pa_alg)
+    provenance = Provenance.of_model(args.checkpoint, watermark=not args.no_watermark, c2pa=signer)
+    swapping = Swapping(pipeline, provenance, aligned=args.aligned, progress=not args.quiet)
+    summary = swap_targets(swapping, Path(args.target), Path(args.output))
     print(json.dumps(summary.as_dict(), indent=2))
 
 
@@ -94,6 +104,30 @@ def _bench(args: argparse.Namespace) -> None:
     if args.out:
         write_text_atomic(Path(args.out), text + "\n")
     print(text if args.json else "\n".join(f"{k:32} {v}" for k, v in report["fps"].items()))
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from mobilefaceswap.provenance.verify import exit_code, format_report, verify_paths
+
+    reports = verify_paths(args.path)
+    print(json.dumps(reports, indent=2) if args.json else "\n".join(map(format_report, reports)) or f"{args.path}: no file")
+    sys.exit(exit_code(reports))
+
+
+def _bench_watermark(args: argparse.Namespace) -> None:
+    from mobilefaceswap.provenance.bench import run_watermark_bench
+    from mobilefaceswap.utils import write_json_atomic
+
+    report = run_watermark_bench(per_photo=args.per_photo, clips=args.clips)
+    if args.out:
+        write_json_atomic(args.out, report)
+    print(json.dumps(report, indent=2))
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from mobilefaceswap.demo import serve
+
+    serve(args.checkpoint, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, out_dir=args.out_dir)
 
 
 def _evaluator(args: argparse.Namespace):
@@ -254,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--smoothing", type=float, default=0.5, help="video: weight of past landmarks (0 = none)")
     swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
+    swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
+    swap.add_argument("--c2pa-cert", help="PEM certificate chain (signer first): sign each output with a C2PA manifest")
+    swap.add_argument("--c2pa-key", help="PEM private key of that certificate")
+    swap.add_argument("--c2pa-alg", default="es256", help="signing algorithm of the key (es256, es384, ps256, ed25519, ...)")
     swap.set_defaults(run=_swap)
 
     export = commands.add_parser("export", help="bake a source identity and export ONNX and TorchScript")
@@ -272,6 +310,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
     bench.add_argument("--frames", type=int, default=100, help="frames of the 720p clip")
     bench.set_defaults(run=_bench)
+
+    verify = commands.add_parser("verify", help="is a file (or each file of a folder) marked as synthetic: watermark, metadata")
+    verify.add_argument("path", help="image, video, or folder of them")
+    verify.add_argument("--json", action="store_true", help="one JSON report per file")
+    verify.set_defaults(run=_verify)
+
+    bench_mark = commands.add_parser("bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR")
+    bench_mark.add_argument("--per-photo", type=int, default=30, help="random crops of each real photo that get marked")
+    bench_mark.add_argument("--clips", type=int, default=8, help="video clips (20 frames each) re-encoded at CRF 28")
+    bench_mark.add_argument("--out", help="also write the JSON report here")
+    bench_mark.set_defaults(run=_bench_watermark)
+
+    demo = commands.add_parser("demo", help="a web page on localhost to swap photos and videos (pip install '.[demo]')")
+    demo.add_argument("--checkpoint", required=True, help="swapper file")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
+    demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument("--max-upload-mb", type=int, default=200, help="larger uploads are refused on the page")
+    demo.add_argument("--out-dir", help="keep results here (default: a temporary folder removed on exit)")
+    demo.set_defaults(run=_demo)
 
     evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
     evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")

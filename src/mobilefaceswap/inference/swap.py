@@ -10,6 +10,8 @@ import numpy as np
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import is_video, transcode
+from mobilefaceswap.provenance.metadata import container_tags, encode_image
+from mobilefaceswap.provenance.record import OutputRecord, Provenance
 from mobilefaceswap.utils import write_atomic
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ class SwapSummary:
     frames_without_face: int = 0
     skipped: list[str] = field(default_factory=list)  # "path: reason"
     truncated_videos: list[str] = field(default_factory=list)
+    watermarks: dict[str, str] = field(default_factory=dict)  # output -> watermark id
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -39,9 +43,14 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
+def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None = None) -> None:
+    """Written atomically; with a ``record``, watermarked and carrying its provenance metadata."""
+
     def write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        marked = image if record is None else record.mark(image)
+        if record is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
+            Path(tmp).write_bytes(encode_image(marked, Path(path).suffix, record.as_dict()))
+        elif not cv2.imwrite(tmp, cv2.cvtColor(marked, cv2.COLOR_RGB2BGR)):
             raise DataError(f"cannot write image {path}")
 
     write_atomic(path, write)
@@ -50,11 +59,20 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 class Swapping:
     """Swaps targets one by one into outputs, counting what happened."""
 
-    def __init__(self, pipeline: FaceSwapPipeline, aligned: bool = False, progress: bool = True):
+    def __init__(self, pipeline: FaceSwapPipeline, provenance: Provenance, aligned: bool = False, progress: bool = True):
         self.pipeline = pipeline
+        self.provenance = provenance
         self.aligned = aligned
         self.progress = progress
         self.summary = SwapSummary()
+        if not provenance.watermark:
+            self.summary.warnings.append("--no-watermark: outputs carry no invisible watermark, only provenance metadata")
+
+    def _record(self, destination: Path) -> OutputRecord:
+        record = self.provenance.for_output()
+        if record.watermark_id is not None:
+            self.summary.watermarks[str(destination)] = f"{record.watermark_id:08x}"
+        return record
 
     def _frame(self, frame: np.ndarray, video: bool) -> np.ndarray:
         if self.aligned:  # raw network output, as the released code writes without merging
@@ -68,12 +86,17 @@ class Swapping:
 
     def image(self, source: Path, destination: Path) -> None:
         self.pipeline.reset()
-        write_image(destination, self._frame(read_image(source), video=False))
+        record = self._record(destination)
+        write_image(destination, self._frame(read_image(source), video=False), record)
+        self.provenance.seal(destination, record)
         self.summary.images += 1
 
     def video(self, source: Path, destination: Path) -> None:
         self.pipeline.reset()
-        result = transcode(source, destination, lambda frame: self._frame(frame, video=True), progress=self.progress)
+        record = self._record(destination)
+        result = transcode(source, destination, lambda frame: record.mark(self._frame(frame, video=True)),
+                           progress=self.progress, metadata=container_tags(record.as_dict()))
+        self.provenance.seal(destination, record)
         self.summary.videos += 1
         if result.truncated:
             self.summary.truncated_videos.append(str(source))

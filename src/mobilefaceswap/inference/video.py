@@ -77,8 +77,10 @@ def transcode(
     progress: bool = True,
     crf: int = 18,
     preset: str = "superfast",
+    metadata: dict[str, str] | None = None,
 ) -> VideoResult:
-    """Decode ``source``, apply ``process`` to every RGB frame, encode H.264 to ``destination``.
+    """Decode ``source``, apply ``process`` to every RGB frame, encode H.264 to ``destination``
+    (with ``metadata`` as the container's tags).
 
     A decoding error part-way (a truncated file) ends the video there with a warning; what
     was decoded is written.
@@ -106,6 +108,7 @@ def transcode(
     frames, truncated = 0, False
     try:
         with av.open(tmp, "w") as out:
+            out.metadata.update(metadata or {})
             out_video = out.add_stream("libx264", rate=fps)
             out_video.width, out_video.height = width, height
             out_video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
