@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import pytest
 from hydra.utils import instantiate
 
 from mobilefaceswap.data.quality_set import build_quality_set
@@ -61,6 +62,10 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((tmp_path / "run/quality_eval.json").read_text())
     assert scores["val_images"] == 3 * 16 and scores["spearman"] > 0.5, scores
+    curve = json.loads((tmp_path / "run/quality_curve.json").read_text())["history"]
+    assert len(curve) >= 5 and [h["step"] for h in curve] == sorted({h["step"] for h in curve})
+    assert curve[-1]["val/spearman"] == pytest.approx(scores["spearman"]) and curve[-1]["step"] == scores["steps"]
+    assert (tmp_path / "run/quality_curve.png").is_file()
     regressor = QualityRegressor()
     regressor.load_state_dict(torch.load(tmp_path / "run/quality.pt", weights_only=True))  # what quality.pretrained reads
 

@@ -23,7 +23,8 @@ def train_quality(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data)
     module = instantiate(cfg.module)
     loggers = [instantiate(c) for c in cfg.logger.values()]
-    trainer = instantiate(cfg.trainer, logger=loggers, enable_checkpointing=False)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks, enable_checkpointing=False)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(module, datamodule=datamodule)

@@ -1,7 +1,7 @@
 """Lightning callbacks."""
 
 from mobilefaceswap.callbacks.image_grid import ImageGridLogger
-from mobilefaceswap.callbacks.learning_curve import LearningCurveLogger
+from mobilefaceswap.callbacks.learning_curve import LearningCurveLogger, ValidationCurveLogger
 from mobilefaceswap.callbacks.swap_metrics import SwapMetricsLogger
 
-__all__ = ["ImageGridLogger", "LearningCurveLogger", "SwapMetricsLogger"]
+__all__ = ["ImageGridLogger", "LearningCurveLogger", "SwapMetricsLogger", "ValidationCurveLogger"]

@@ -90,3 +90,34 @@ class LearningCurveLogger(L.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.measure(trainer, pl_module)
+
+
+class ValidationCurveLogger(L.Callback):
+    """After every validation, the chosen logged metrics against the step: ``<name>.json`` and
+    ``<name>.png`` in the run folder (the quality regressor's held-out Spearman and MAE, say)."""
+
+    def __init__(self, metrics: list[str], name: str = "validation_curve"):
+        self.metrics = list(metrics)
+        self.name = name
+        self.history: list[dict] = []
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state.get("history", []))
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        values = {m: float(trainer.callback_metrics[m]) for m in self.metrics if m in trainer.callback_metrics}
+        if not values:
+            return
+        if self.history and self.history[-1]["step"] == trainer.global_step:
+            self.history.pop()  # validated again at the same step (e.g. the final trainer.validate)
+        self.history.append({"step": trainer.global_step, **values})
+        run_dir = Path(trainer.default_root_dir)
+        write_json_atomic(run_dir / f"{self.name}.json", {"history": self.history})
+        steps = [h["step"] for h in self.history]
+        panels = {m: {m: [h.get(m, float("nan")) for h in self.history]} for m in self.metrics}
+        plot_curves(run_dir / f"{self.name}.png", steps, panels, title=f"held-out {', '.join(self.metrics)}")
