@@ -100,7 +100,7 @@ def test_distillation_gap_is_zero_for_a_copy_of_the_teacher_and_sees_a_student_t
 def test_learning_curve_experiment_writes_the_curve_and_the_heldout_gap_shrinks(tmp_path, face_cache):
     run_dir = tmp_path / "run"
     result = run_mfs_train("experiment=learning_curve", "trainer.max_steps=30", "callbacks.learning_curve.every_n_steps=15",
-                           "teacher.alignment.size=128", "callbacks.swap_metrics.every_n_steps=0", f"hydra.run.dir={run_dir}",
+                           "callbacks.swap_metrics.every_n_steps=0", f"hydra.run.dir={run_dir}",
                            cwd=tmp_path, cache=face_cache)
     assert result.returncode == 0, result.stderr[-3000:]
     history = json.loads((run_dir / "learning_curve.json").read_text())["history"]
