@@ -1,5 +1,7 @@
 """Source/target pairs of aligned faces for distillation."""
 
+import random
+
 import albumentations as A
 import numpy as np
 import torch
@@ -17,6 +19,14 @@ def light_augmentation() -> A.Compose:
             A.HueSaturationValue(hue_shift_limit=5, sat_shift_limit=10, val_shift_limit=5, p=0.3),
         ]
     )
+
+
+def augment_reproducibly(transform: A.Compose, item: dict, *key: int) -> dict:
+    """Apply ``transform`` with random draws fixed by ``key`` (seed, pair index, ...): a pair is
+    augmented the same way in every run, resumed or not, and in whichever worker loads it."""
+    rng = np.random.default_rng([*key, 1])
+    transform.set_random_state(rng, random.Random(int(rng.integers(2**63))))
+    return transform(**item)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -66,17 +76,17 @@ class FacePairDataset(Dataset):
             if self.group_of[source] != group:
                 return source, target
 
-    def _load(self, index: int, with_mask: bool = False) -> dict[str, np.ndarray]:
-        item = {"image": self.faces.faces[index]}
+    def _load(self, face: int, pair: int, role: int, with_mask: bool = False) -> dict[str, np.ndarray]:
+        item = {"image": self.faces.faces[face]}
         if with_mask:
-            item["mask"] = self.faces.masks[index]
-        return self.transform(**item) if self.transform is not None else item
+            item["mask"] = self.faces.masks[face]
+        return augment_reproducibly(self.transform, item, self.seed, pair, role) if self.transform is not None else item
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         source, target = self.pair_indices(index)
-        target_item = self._load(target, with_mask=self.faces.masks is not None)
+        target_item = self._load(target, index, 1, with_mask=self.faces.masks is not None)
         item = {
-            "source": to_tensor(self._load(source)["image"]),
+            "source": to_tensor(self._load(source, index, 0)["image"]),
             "target": to_tensor(target_item["image"]),
             "same_identity": torch.tensor(self.identities[source] == self.identities[target]),
         }
