@@ -92,3 +92,23 @@ def test_ddp_with_two_cpu_processes(tmp_path, face_cache):
         rows = list(csv.DictReader(f))
     # rank zero scored the swaps alone, without waiting on the other rank's metric states
     assert [row["step"] for row in rows if row.get("swap/scored")] == ["2"]
+
+
+@pytest.mark.parametrize("override, key", [("trainer.max_steps=abc", "trainer.max_steps"), ("loss.lambda_id=abc", "loss.lambda_id"), ("data.batch_size=2.5", "data.batch_size")])
+def test_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, face_cache, override, key):
+    result = run_mfs_train(override, "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    assert f"error: {key}: input should be a valid" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_nonfinite_loss_stops_with_one_line_after_checkpointing_the_last_finite_state(tmp_path, face_cache):
+    result = run_mfs_train("loss.lambda_rec=nan", "model.optim.max_nonfinite_steps=2", "trainer.max_steps=4", "~callbacks.swap_metrics",
+                           "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: the generator loss was not finite at step 0 for 2 consecutive steps (loss.lambda_rec=nan); "
+                      f"the last finite state is checkpointed: {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"]
+    assert "Traceback" not in result.stderr
+    ckpt = last_checkpoint(tmp_path / "run")
+    assert ckpt["global_step"] == 0 and any(k.startswith("student.") for k in ckpt["state_dict"])

@@ -49,9 +49,12 @@ def _swap(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-    from mobilefaceswap.inference.swap import Swapping, read_image, swap_targets
+    from mobilefaceswap.inference.swap import Swapping, plan_swaps, read_image, swap_targets
     from mobilefaceswap.models.swapper import load_swapper
 
+    target = Path(args.target)
+    inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
+    plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     pipeline = FaceSwapPipeline(
         load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime
     )
@@ -62,7 +65,7 @@ def _swap(args: argparse.Namespace) -> None:
         pipeline.set_source(source)
     if args.only:
         pipeline.only_faces_like(read_image(args.only))
-    summary = swap_targets(Swapping(pipeline, aligned=args.aligned, progress=not args.quiet), Path(args.target), Path(args.output))
+    summary = swap_targets(Swapping(pipeline, aligned=args.aligned, progress=not args.quiet), plan, folder=target.is_dir())
     print(json.dumps(summary.as_dict(), indent=2))
 
 
@@ -103,7 +106,8 @@ def _evaluator(args: argparse.Namespace):
 
 
 def _report_scores(report: dict, out, as_json: bool) -> None:
-    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores."""
+    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores;
+    skipped rows are listed on stderr either way."""
     from mobilefaceswap.utils import write_json_atomic
 
     if out:
@@ -112,15 +116,28 @@ def _report_scores(report: dict, out, as_json: bool) -> None:
         print(json.dumps(report, indent=2))
     else:
         print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+    if report["skipped"]:
+        print(f"scored {report['scored']} of {report['pairs']}; skipped:", *report["skipped"], sep="\n  ", file=sys.stderr)
+
+
+PARTIAL_EXIT = 3  # eval-swaps scored only part of the manifest
 
 
 def _eval_swaps(args: argparse.Namespace) -> None:
     from dataclasses import asdict
+    from pathlib import Path
 
     from mobilefaceswap.evaluate import read_manifest
+    from mobilefaceswap.utils import refuse_overwrite
 
-    report = asdict(_evaluator(args).evaluate(read_manifest(args.manifest), progress=not args.quiet))
+    triples = read_manifest(args.manifest)
+    if args.out:
+        images = {f"{field} image of row {i + 2}": getattr(t, field) for i, t in enumerate(triples) for field in ("source", "target", "swapped")}
+        refuse_overwrite(Path(args.out), {"--manifest": Path(args.manifest), **images}, "--out")
+    report = asdict(_evaluator(args).evaluate(triples, progress=not args.quiet))
     _report_scores(report, args.out, args.json)
+    if report["skipped"]:
+        sys.exit(PARTIAL_EXIT)
 
 
 def _eval_ffpp(args: argparse.Namespace) -> None:

@@ -3,9 +3,7 @@ kept, the audio track is carried over (re-encoded as AAC, which every container 
 the output appears atomically."""
 
 import logging
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +14,14 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.utils import write_atomic
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+# Outputs are H.264 + AAC, which every container here takes but WebM.
+OUTPUT_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".webm"}
+OUTPUT_FORMATS = {".m4v": "mp4"}  # FFmpeg's muxer for the suffix where it does not guess it
 
 
 @dataclass
@@ -70,6 +72,17 @@ class _Writer:
             raise self.error
 
 
+def expected_frames(container, stream, fps) -> int:
+    """Frames the container promises: its frame count, else (Matroska, WebM) as many as its
+    duration holds less 0.1 s, as the duration may count the last frame, or the audio
+    running past the video; 0 when it says neither."""
+    if stream.frames:
+        return stream.frames
+    if container.duration is None:
+        return 0
+    return max(int((container.duration / av.time_base - 0.1) * fps), 0)
+
+
 def transcode(
     source: str | Path,
     destination: str | Path,
@@ -80,10 +93,13 @@ def transcode(
 ) -> VideoResult:
     """Decode ``source``, apply ``process`` to every RGB frame, encode H.264 to ``destination``.
 
-    A decoding error part-way (a truncated file) ends the video there with a warning; what
-    was decoded is written.
+    A decoding error part-way, or fewer frames than the container announces (a truncated
+    file), ends the video there with a warning; what was decoded is written, and the result
+    says ``truncated``.
     """
     destination = Path(destination)
+    if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
+        raise DataError(f"{destination}: video outputs end in {', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))}")
     try:
         inp = av.open(str(source))
     except (av.error.FFmpegError, OSError) as err:
@@ -99,13 +115,12 @@ def transcode(
         in_audio = None
     fps = in_video.average_rate or in_video.guessed_rate or 25
     width, height = in_video.codec_context.width, in_video.codec_context.height
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.stem}.", suffix=destination.suffix)
-    os.close(fd)
-    expected = in_video.frames  # 0 when the container does not say
-    frames, truncated = 0, False
-    try:
-        with av.open(tmp, "w") as out:
+    expected = expected_frames(inp, in_video, fps)
+    frames, damaged = 0, 0
+
+    def encode(tmp: str) -> None:
+        nonlocal frames, damaged
+        with av.open(tmp, "w", format=OUTPUT_FORMATS.get(destination.suffix.lower())) as out:
             out_video = out.add_stream("libx264", rate=fps)
             out_video.width, out_video.height = width, height
             out_video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -114,9 +129,8 @@ def transcode(
             if in_audio is not None:
                 out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
             writer = _Writer(out, out_video, out_audio)
-            bar = tqdm(total=in_video.frames or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
+            bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
             streams = [s for s in (in_video, in_audio) if s is not None]
-            damaged = 0
 
             def emit(stream, decoded) -> None:
                 nonlocal frames
@@ -149,19 +163,16 @@ def transcode(
                             pass
                 bar.close()
                 writer.close()
-            if damaged:
-                truncated = True
-                log.warning("%s is damaged or truncated (%d unreadable packets): writing the %d decoded frames", source, damaged, frames)
         if frames == 0:
             raise DataError(f"no frame could be decoded from {source}")
-        if expected and frames < expected and not truncated:
-            truncated = True
-            log.warning("%s ends after %d of its %d frames: writing the decoded ones", source, frames, expected)
-        os.replace(tmp, destination)
+
+    try:
+        write_atomic(destination, encode)
     finally:
         inp.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    truncated = bool(damaged) or frames < expected
+    if truncated:
+        log.warning("%s is damaged or truncated: %d of its %s frames decoded and written", source, frames, expected or "unknown number of")
     return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
 
 
@@ -178,10 +189,11 @@ def make_sample_clip(
     path = Path(path)
     sample_rate, samples_per_frame = 16000, 16000 // fps
     options = {"movflags": "faststart"} if path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
-    with av.open(str(path), "w", options=options) as out:
-        video = out.add_stream("libx264", rate=fps)
+    codec, audio_codec = ("libvpx-vp9", "libopus") if path.suffix.lower() == ".webm" else ("libx264", "aac")
+    with av.open(str(path), "w", format=OUTPUT_FORMATS.get(path.suffix.lower()), options=options) as out:
+        video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        tone = out.add_stream("aac", rate=sample_rate, layout="mono") if audio else None
+        tone = out.add_stream(audio_codec, rate=sample_rate, layout="mono") if audio else None
         scale = max(width / image.shape[1], height / image.shape[0]) * 1.1
         for i in range(frames):
             zoom = scale * (1 + 0.002 * i)
