@@ -185,7 +185,7 @@ def test_eval_swaps_with_no_scorable_row_says_why(tmp_path, capsys):
     ("", "is empty: it needs a header source,target,swapped"),
     ("source,target,swapped\n", "is empty: it has a header and no rows to score"),
     ("a,b\n1,2\n", "needs a header with source,target,swapped (missing: source, swapped, target)"),
-])
+], ids=["empty", "header-only", "wrong-header"])
 def test_eval_swaps_bad_manifest_is_one_line(tmp_path, capsys, text, expected):
     (tmp_path / "bad.csv").write_text(text)
     code, _, _ = _eval_in_process(capsys, "--manifest", tmp_path / "bad.csv")

@@ -128,7 +128,7 @@ def test_output_that_is_an_input_is_refused_however_spelt(assets, tmp_path, monk
     ("clip", "out.webm", "a video target needs a video file name ending in"),
     ("folder", "file.txt", "is a file; a folder --target needs an output folder"),
     ("group", "file.txt/out.jpg", "cannot create the folder"),
-])
+], ids=["image-to-txt", "image-to-folder", "video-to-jpg", "video-to-webm", "folder-to-file", "parent-is-a-file"])
 def test_output_path_problems_are_one_line_before_any_work(assets, tmp_path, target, output, expected):
     (tmp_path / "folder").mkdir()
     (tmp_path / "file.txt").write_text("mine")

@@ -30,14 +30,13 @@ def _convert_paddle(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, convert_released
     from mobilefaceswap.models.swapper import save_swapper
-    from mobilefaceswap.utils import write_atomic
+    from mobilefaceswap.utils import refuse_overwrite, write_atomic
 
-    student, identity = convert_released(args.swap, args.arcface)
     out = Path(args.out)
-    inputs = {Path(args.swap).resolve(), Path(args.arcface).resolve()}
     swapper_path, identity_path = out / "mobilefaceswap_224.pt", out / "arcface_irse_3_4_23_3.pth"
-    if {swapper_path.resolve(), identity_path.resolve()} & inputs:
-        raise ValueError(f"--out {out} would overwrite an input file")
+    for path in (swapper_path, identity_path):
+        refuse_overwrite(path, {"--swap": Path(args.swap), "--arcface": Path(args.arcface)}, "--out")
+    student, identity = convert_released(args.swap, args.arcface)
     origin = f"converted from {Path(args.swap).name} and {Path(args.arcface).name}"
     save_swapper(swapper_path, student, identity, RELEASED_IDENTITY_ARCH, crop_size=224, origin=origin)
     write_atomic(identity_path, lambda tmp: torch.save(identity.backbone.state_dict(), tmp))
@@ -89,8 +88,10 @@ def _bench(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.inference.bench import run_bench
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import write_text_atomic
+    from mobilefaceswap.utils import refuse_overwrite, write_text_atomic
 
+    if args.out:
+        refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
     report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper)
     text = json.dumps(report, indent=2)
