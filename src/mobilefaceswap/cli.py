@@ -75,10 +75,13 @@ def _export(args: argparse.Namespace) -> None:
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
     from mobilefaceswap.models.swapper import load_swapper
+    from mobilefaceswap.utils import refuse_overwrite
 
+    name = args.name or Path(args.source).stem
+    for suffix in (".onnx", ".torchscript.pt", ".int8.onnx"):
+        refuse_overwrite(Path(args.out) / f"{name}{suffix}", {"--checkpoint": args.checkpoint, "--source": args.source}, "--out")
     pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
     pipeline.set_source(read_image(args.source))
-    name = args.name or Path(args.source).stem
     report = export_baked(pipeline.baked, pipeline.swapper.crop_size, args.out, name, quantize=args.quantize)
     print(json.dumps(report, indent=2))
 

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 # Outputs are H.264 + AAC, which every container here takes but WebM.
 OUTPUT_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".webm"}
-OUTPUT_FORMATS = {".m4v": "mp4"}  # FFmpeg's muxer for the suffix where it does not guess it
 
 
 @dataclass
@@ -120,7 +119,7 @@ def transcode(
 
     def encode(tmp: str) -> None:
         nonlocal frames, damaged
-        with av.open(tmp, "w", format=OUTPUT_FORMATS.get(destination.suffix.lower())) as out:
+        with av.open(tmp, "w") as out:
             out_video = out.add_stream("libx264", rate=fps)
             out_video.width, out_video.height = width, height
             out_video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -172,7 +171,8 @@ def transcode(
         inp.close()
     truncated = bool(damaged) or frames < expected
     if truncated:
-        log.warning("%s is damaged or truncated: %d of its %s frames decoded and written", source, frames, expected or "unknown number of")
+        announced = f" of its {expected}" if expected else ""
+        log.warning("%s is damaged or truncated: %d%s frames decoded and written", source, frames, announced)
     return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
 
 
@@ -190,7 +190,7 @@ def make_sample_clip(
     sample_rate, samples_per_frame = 16000, 16000 // fps
     options = {"movflags": "faststart"} if path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
     codec, audio_codec = ("libvpx-vp9", "libopus") if path.suffix.lower() == ".webm" else ("libx264", "aac")
-    with av.open(str(path), "w", format=OUTPUT_FORMATS.get(path.suffix.lower()), options=options) as out:
+    with av.open(str(path), "w", options=options) as out:
         video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         tone = out.add_stream(audio_codec, rate=sample_rate, layout="mono") if audio else None
