@@ -157,13 +157,46 @@ def test_eval_swaps_scores_known_cases(tmp_path):
     assert report["results"]["id_retrieval"] == 0  # each swap shows the next person, another source
 
 
-def test_eval_swaps_bad_input(tmp_path):
+def _eval_in_process(capsys, *args):
+    """``mfs eval-swaps`` in this process: (exit code or message, stdout, stderr)."""
+    from mobilefaceswap.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval-swaps", "--quiet", *map(str, args)])
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+def test_eval_swaps_partial_manifest_is_visible_and_exits_3(tmp_path, capsys):
     manifest = _manifest(tmp_path, [("face0.png", "face1.png", "missing.png"), ("face1.png", "face2.png", "face1.png")])
-    result, report = _eval(manifest)
-    assert result.returncode == 0 and report["scored"] == 1 and "cannot read image" in report["skipped"][0]
-    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    result, _ = _eval(tmp_path / "bad.csv")
-    assert result.returncode != 0 and "needs a header with source,target,swapped" in result.stderr and "Traceback" not in result.stderr
+    code, out, err = _eval_in_process(capsys, "--manifest", manifest)
+    assert code == 3 and "id_retrieval" in out  # the scores of the rows that could be read
+    assert "scored 1 of 2; skipped:" in err and f"cannot read image {tmp_path / 'missing.png'}" in err
+
+
+def test_eval_swaps_with_no_scorable_row_says_why(tmp_path, capsys):
+    manifest = _manifest(tmp_path, [("face0.png", "face1.png", "missing.png")])
+    code, _, _ = _eval_in_process(capsys, "--manifest", manifest)
+    assert code == f"mfs eval-swaps: error: none of the 1 rows could be scored: cannot read image {tmp_path / 'missing.png'}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "is empty: it needs a header source,target,swapped"),
+    ("source,target,swapped\n", "is empty: it has a header and no rows to score"),
+    ("a,b\n1,2\n", "needs a header with source,target,swapped (missing: source, swapped, target)"),
+], ids=["empty", "header-only", "wrong-header"])
+def test_eval_swaps_bad_manifest_is_one_line(tmp_path, capsys, text, expected):
+    (tmp_path / "bad.csv").write_text(text)
+    code, _, _ = _eval_in_process(capsys, "--manifest", tmp_path / "bad.csv")
+    assert code.startswith(f"mfs eval-swaps: error: {tmp_path / 'bad.csv'}") and expected in code
+
+
+def test_eval_swaps_never_writes_over_its_manifest(tmp_path, capsys):
+    manifest = _manifest(tmp_path, [("face0.png", "face1.png", "face0.png")])
+    before = manifest.read_text()
+    code, _, _ = _eval_in_process(capsys, "--manifest", manifest, "--out", tmp_path / "." / "manifest.csv")
+    assert "is the --manifest" in code and "choose another --out" in code and manifest.read_text() == before
 
 
 def test_eval_swaps_with_hopenet_and_cosface_weights(tmp_path):

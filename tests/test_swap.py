@@ -1,6 +1,8 @@
 """``mfs swap`` / ``mfs export`` / ``mfs bench`` on real bundled photos and clips made from them."""
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,8 @@ from mobilefaceswap.inference.export import OnnxBaked
 from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
-from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.cli import main
+from mobilefaceswap.inference.video import VIDEO_SUFFIXES, make_sample_clip, transcode
 from mobilefaceswap.models.swapper import load_swapper
 
 MFS = str(Path(sys.executable).parent / "mfs")
@@ -81,12 +84,70 @@ def test_unreadable_inputs(assets, tmp_path):
     assert missing.returncode != 0 and "swapper checkpoint not found" in missing.stderr
 
 
-def test_outputs_never_overwrite_inputs(assets, tmp_path):
-    target = tmp_path / "group.jpg"
-    target.write_bytes(assets["group"].read_bytes())
-    result = swap(assets, target, target)
-    assert result.returncode != 0 and "would overwrite an input" in result.stderr
-    assert target.read_bytes() == assets["group"].read_bytes()
+def mfs_in_process(*args: str) -> str:
+    """``mfs`` called in this process for errors found before any work: its one-line message."""
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    assert isinstance(exit_.value.code, str) and "\n" not in exit_.value.code
+    return exit_.value.code
+
+
+@pytest.mark.parametrize("spelling", ["relative", "symlink", "hard link"])
+@pytest.mark.parametrize("which", ["source", "target", "only", "checkpoint"])
+def test_output_that_is_an_input_is_refused_however_spelt(assets, tmp_path, monkeypatch, which, spelling):
+    inputs = {"source": "astronaut.png", "target": "group.jpg", "only": "reference.png", "checkpoint": "swapper.pt"}
+    for name, original in zip(inputs.values(), ("astronaut", "group", "astronaut", "swapper")):
+        (tmp_path / name).write_bytes(assets[original].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    victim = tmp_path / inputs[which]
+    output = {"relative": f"sub/../{inputs[which]}", "symlink": "link.png", "hard link": "hard.png"}[spelling]
+    if spelling == "symlink":
+        os.symlink(victim, output)
+    elif spelling == "hard link":
+        os.link(victim, output)
+    before = victim.read_bytes()
+    message = mfs_in_process("swap", *(f"--{k}={v}" for k, v in inputs.items()), "--output", output)
+    assert "it would be overwritten; choose another --output" in message
+    assert victim.read_bytes() == before
+
+
+@pytest.mark.parametrize("target, output, expected", [
+    ("group", "out.txt", "not an image file type that can be written; end it in .png or .jpg"),
+    ("group", "folder", "is a folder; give a file name such as"),
+    ("clip", "out.jpg", "a video target needs a video file name ending in"),
+    ("clip", "out.webm", "a video target needs a video file name ending in"),
+    ("folder", "file.txt", "is a file; a folder --target needs an output folder"),
+    ("group", "file.txt/out.jpg", "cannot create the folder"),
+], ids=["image-to-txt", "image-to-folder", "video-to-jpg", "video-to-webm", "folder-to-file", "parent-is-a-file"])
+def test_output_path_problems_are_one_line_before_any_work(assets, tmp_path, target, output, expected):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.txt").write_text("mine")
+    target_path = tmp_path / "folder" if target == "folder" else assets[target]
+    if target == "folder":
+        (tmp_path / "folder" / "group.jpg").write_bytes(assets["group"].read_bytes())
+    # the checkpoint does not exist: the output is checked before anything is loaded
+    message = mfs_in_process("swap", "--source", str(assets["astronaut"]), "--target", str(target_path),
+                             "--output", str(tmp_path / output), "--checkpoint", str(tmp_path / "absent.pt"))
+    assert expected in message
+    assert (tmp_path / "file.txt").read_text() == "mine" and sorted(p.name for p in (tmp_path / "folder").iterdir()) in ([], ["group.jpg"])
+
+
+@pytest.mark.parametrize("suffix", sorted(VIDEO_SUFFIXES))
+def test_truncated_video_in_every_container_is_detected_and_written(tmp_path, suffix):
+    image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
+    clip = make_sample_clip(tmp_path / f"clip{suffix}", image, (160, 96), frames=24)
+    output = tmp_path / "out.mkv"
+    assert not transcode(clip, output, lambda frame: frame, progress=False).truncated
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~umask  # as any file the user creates
+    data = clip.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    result = transcode(cut, output, lambda frame: frame, progress=False)
+    assert result.truncated and 0 < result.frames < 24
+    assert video_info(output)["frames"] == result.frames  # written up to the last good frame
 
 
 def test_folder_batch_skips_bad_files(assets, tmp_path):
@@ -124,7 +185,7 @@ def test_truncated_video_writes_what_was_decoded(assets, tmp_path):
     truncated.write_bytes(data[: len(data) * 2 // 3])
     result = swap(assets, truncated, tmp_path / "out.mp4")
     assert result.returncode == 0, result.stderr
-    assert "writing the" in result.stderr and "decoded" in result.stderr  # the warning
+    assert "is damaged or truncated" in result.stderr  # the warning
     summary = json.loads(result.stdout)
     assert summary["truncated_videos"] == [str(truncated)]
     assert 5 < video_info(tmp_path / "out.mp4")["frames"] < 40

@@ -1,9 +1,11 @@
 """The real ``mfs-train`` entry point, end to end, with tiny limits."""
 
 import csv
+import re
 
 import pytest
 import torch
+from omegaconf import open_dict
 
 from conftest import last_checkpoint, run_mfs_train
 
@@ -103,3 +105,39 @@ def test_same_seed_same_machine_gives_identical_weights(tmp_path, face_cache):
         states.append(last_checkpoint(tmp_path / "runs" / name)["state_dict"])
     assert states[0].keys() == states[1].keys()
     assert [k for k in states[0] if not torch.equal(states[0][k], states[1][k])] == []
+
+
+def test_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, face_cache):
+    result = run_mfs_train("trainer.max_steps=abc", "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    assert result.stderr.strip() == "error: trainer.max_steps: input should be a valid integer, unable to parse string as an integer (value: 'abc')"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("loss.lambda_id=abc", "loss.lambda_id: input should be a valid number"),  # a dataclass passed on as a dict
+    ("+loss.lambda_foo=1", "loss.lambda_foo: not a setting"),
+    ("loss.adversarial=foo", "loss.adversarial='foo': use hinge, lsgan or nonsaturating"),  # the dataclass's own check
+    ("data.batch_size=2.5", "data.batch_size: input should be a valid integer"),  # declared by the parent's __init__
+    ("model.optim.betas=[a,0.99]", "model.optim.betas.0: input should be a valid number"),
+])
+def test_config_types_are_checked_against_their_consumers(compose_train, override, message):
+    from mobilefaceswap.config import ConfigTypeError, check_value_types
+    from mobilefaceswap.modules.student_gan import LossConfig, OptimConfig
+
+    cfg = compose_train(override)
+    with open_dict(cfg):
+        del cfg.hydra  # what the job sees
+    with pytest.raises(ConfigTypeError, match=re.escape(message)):
+        check_value_types(cfg, {"loss": LossConfig, "model.optim": OptimConfig})
+
+
+def test_nonfinite_loss_stops_with_one_line_after_checkpointing_the_last_finite_state(tmp_path, face_cache):
+    result = run_mfs_train("loss.lambda_rec=nan", "model.optim.max_nonfinite_steps=2", "trainer.max_steps=4", "~callbacks.swap_metrics",
+                           "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: the generator loss was not finite at step 0 for 2 consecutive steps (loss.lambda_rec=nan); "
+                      f"the last finite state is checkpointed: {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"]
+    assert "Traceback" not in result.stderr
+    ckpt = last_checkpoint(tmp_path / "run")
+    assert ckpt["global_step"] == 0 and any(k.startswith("student.") for k in ckpt["state_dict"])

@@ -130,6 +130,15 @@ def test_other_settings_in_the_same_folder_are_refused(vggface2, prepared):
         prepare(vggface2, vggface2 / "cache")
 
 
+def test_landmark_csv_inside_the_output_folder_is_refused(vggface2, tmp_path):
+    (tmp_path / "out").mkdir()
+    landmarks = tmp_path / "out" / "index.csv"
+    landmarks.write_text("NAME_ID,P1X\n")
+    with pytest.raises(DataError, match="--landmark-csv .* is inside --out"):
+        prepare_vggface2(vggface2, tmp_path / "out" / ".", PrepareConfig(landmarks="csv"), landmark_csv=landmarks, progress=False)
+    assert landmarks.read_text() == "NAME_ID,P1X\n"
+
+
 def datamodule(cache: Path, **kwargs) -> VGGFace2DataModule:
     settings = dict(cache=str(cache), val_identities=2, batch_size=2, train_pairs=40, val_pairs=6, seed=3, augment=False)
     data = VGGFace2DataModule(**{**settings, **kwargs})

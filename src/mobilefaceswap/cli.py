@@ -30,14 +30,13 @@ def _convert_paddle(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, convert_released
     from mobilefaceswap.models.swapper import save_swapper
-    from mobilefaceswap.utils import write_atomic
+    from mobilefaceswap.utils import refuse_overwrite, write_atomic
 
-    student, identity = convert_released(args.swap, args.arcface)
     out = Path(args.out)
-    inputs = {Path(args.swap).resolve(), Path(args.arcface).resolve()}
     swapper_path, identity_path = out / "mobilefaceswap_224.pt", out / "arcface_irse_3_4_23_3.pth"
-    if {swapper_path.resolve(), identity_path.resolve()} & inputs:
-        raise ValueError(f"--out {out} would overwrite an input file")
+    for path in (swapper_path, identity_path):
+        refuse_overwrite(path, {"--swap": Path(args.swap), "--arcface": Path(args.arcface)}, "--out")
+    student, identity = convert_released(args.swap, args.arcface)
     origin = f"converted from {Path(args.swap).name} and {Path(args.arcface).name}"
     save_swapper(swapper_path, student, identity, crop_size=224, origin=origin, identity_arch=RELEASED_IDENTITY_ARCH)
     write_atomic(identity_path, lambda tmp: torch.save(identity.backbone.state_dict(), tmp))
@@ -49,10 +48,13 @@ def _swap(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-    from mobilefaceswap.inference.swap import Swapping, read_image, swap_targets
+    from mobilefaceswap.inference.swap import Swapping, plan_swaps, read_image, swap_targets
     from mobilefaceswap.models.swapper import load_swapper
     from mobilefaceswap.provenance.record import Provenance
 
+    target = Path(args.target)
+    inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
+    plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     pipeline = FaceSwapPipeline(
         load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime
     )
@@ -72,7 +74,7 @@ def _swap(args: argparse.Namespace) -> None:
         signer = C2paSigner(args.c2pa_cert, args.c2pa_key, args.c2pa_alg)
     provenance = Provenance.of_model(args.checkpoint, watermark=not args.no_watermark, c2pa=signer)
     swapping = Swapping(pipeline, provenance, aligned=args.aligned, progress=not args.quiet)
-    summary = swap_targets(swapping, Path(args.target), Path(args.output))
+    summary = swap_targets(swapping, plan, folder=target.is_dir())
     print(json.dumps(summary.as_dict(), indent=2))
 
 
@@ -83,10 +85,13 @@ def _export(args: argparse.Namespace) -> None:
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
     from mobilefaceswap.models.swapper import load_swapper
+    from mobilefaceswap.utils import refuse_overwrite
 
+    name = args.name or Path(args.source).stem
+    for suffix in (".onnx", ".torchscript.pt", ".int8.onnx"):
+        refuse_overwrite(Path(args.out) / f"{name}{suffix}", {"--checkpoint": args.checkpoint, "--source": args.source}, "--out")
     pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
     pipeline.set_source(read_image(args.source))
-    name = args.name or Path(args.source).stem
     report = export_baked(pipeline.baked, pipeline.swapper.crop_size, args.out, name, quantize=args.quantize)
     print(json.dumps(report, indent=2))
 
@@ -96,8 +101,10 @@ def _bench(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.inference.bench import run_bench
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import write_text_atomic
+    from mobilefaceswap.utils import refuse_overwrite, write_text_atomic
 
+    if args.out:
+        refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
     report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper)
     text = json.dumps(report, indent=2)
@@ -137,7 +144,8 @@ def _evaluator(args: argparse.Namespace):
 
 
 def _report_scores(report: dict, out, as_json: bool) -> None:
-    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores."""
+    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores;
+    skipped rows are listed on stderr either way."""
     from mobilefaceswap.utils import write_json_atomic
 
     if out:
@@ -150,15 +158,28 @@ def _print_scores(report: dict, as_json: bool) -> None:
         print(json.dumps(report, indent=2))
     else:
         print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+    if report["skipped"]:
+        print(f"scored {report['scored']} of {report['pairs']}; skipped:", *report["skipped"], sep="\n  ", file=sys.stderr)
+
+
+PARTIAL_EXIT = 3  # eval-swaps scored only part of the manifest
 
 
 def _eval_swaps(args: argparse.Namespace) -> None:
     from dataclasses import asdict
+    from pathlib import Path
 
     from mobilefaceswap.evaluate import read_manifest
+    from mobilefaceswap.utils import refuse_overwrite
 
-    report = asdict(_evaluator(args).evaluate(read_manifest(args.manifest), progress=not args.quiet))
+    triples = read_manifest(args.manifest)
+    if args.out:
+        images = {f"{field} image of row {i + 2}": getattr(t, field) for i, t in enumerate(triples) for field in ("source", "target", "swapped")}
+        refuse_overwrite(Path(args.out), {"--manifest": Path(args.manifest), **images}, "--out")
+    report = asdict(_evaluator(args).evaluate(triples, progress=not args.quiet))
     _report_scores(report, args.out, args.json)
+    if report["skipped"]:
+        sys.exit(PARTIAL_EXIT)
 
 
 def _eval_ffpp(args: argparse.Namespace) -> None:

@@ -59,10 +59,15 @@ def read_manifest(path: str | Path) -> list[SwapTriple]:
     if not path.is_file():
         raise DataError(f"manifest not found: {path}")
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    missing = {"source", "target", "swapped"} - set(rows[0] if rows else {})
-    if not rows or missing:
-        raise DataError(f"{path}: needs a header with source,target,swapped (missing: {', '.join(sorted(missing)) or 'rows'})")
+        reader = csv.DictReader(f)
+        rows, header = list(reader), reader.fieldnames
+    if header is None:
+        raise DataError(f"{path} is empty: it needs a header source,target,swapped and one row per swap")
+    missing = {"source", "target", "swapped"} - set(header)
+    if missing:
+        raise DataError(f"{path}: needs a header with source,target,swapped (missing: {', '.join(sorted(missing))})")
+    if not rows:
+        raise DataError(f"{path} is empty: it has a header and no rows to score")
     base = path.parent
     return [
         SwapTriple(base / r["source"], base / r["target"], base / r["swapped"], r.get("source_id") or r["source"])
@@ -141,7 +146,7 @@ class SwapEvaluator:
 
     def results(self, metrics: dict) -> dict:
         if metrics["scored"] == 0:
-            raise DataError("no pair could be scored (see the skipped list)")
+            raise DataError("no pair could be scored")
         results = {k: float(v) for k, v in metrics["identity"].compute().items()}
         results["pose_error"] = float(metrics["pose"].compute())
         results["expression_error"] = float(metrics["expression"].compute())
@@ -164,6 +169,9 @@ class SwapEvaluator:
             except DataError as err:
                 report.skipped.append(str(err))
         report.scored = metrics["scored"]
+        if report.scored == 0:
+            more = f"; and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
+            raise DataError(f"none of the {report.pairs} rows could be scored: {'; '.join(report.skipped[:3])}{more}")
         report.results = self.results(metrics)
         return report
 

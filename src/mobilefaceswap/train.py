@@ -14,13 +14,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mobilefaceswap.config import CONFIG_DIR
+from mobilefaceswap.config import CONFIG_DIR, ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher, network_config
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.utils import write_json_atomic
 from mobilefaceswap.modules import StudentGAN
+from mobilefaceswap.modules.student_gan import LossConfig, NonFiniteLossError, OptimConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint to resume from is missing or unreadable."""
 
 
-USER_ERRORS = (WeightsError, DataError, CheckpointError)
+USER_ERRORS = (WeightsError, DataError, CheckpointError, ConfigTypeError, NonFiniteLossError)
 
 
 def build_module(cfg: DictConfig) -> StudentGAN:
@@ -93,6 +94,7 @@ def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
 
 
 def train(cfg: DictConfig) -> L.Trainer:
+    check_value_types(cfg, {"loss": LossConfig, "model.optim": OptimConfig})
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
     ckpt = resolve_checkpoint(cfg.ckpt_path, run_dir, Path(cfg.paths.runs_dir) / cfg.task_name)
@@ -104,7 +106,12 @@ def train(cfg: DictConfig) -> L.Trainer:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    except NonFiniteLossError as err:  # the skipped updates left the weights at their last finite state
+        path = run_dir / "checkpoints" / "last.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)
+        raise NonFiniteLossError(f"{err}: {path}") from None
     # A final checkpoint whatever the save interval, so a finished run always resumes exactly.
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     if trainer.is_global_zero:

@@ -2,6 +2,7 @@
 
 from mobilefaceswap.callbacks.image_grid import ImageGridLogger
 from mobilefaceswap.callbacks.learning_curve import LearningCurveLogger, ValidationCurveLogger
+from mobilefaceswap.callbacks.random_state import RandomStateCheckpoint
 from mobilefaceswap.callbacks.swap_metrics import SwapMetricsLogger
 
-__all__ = ["ImageGridLogger", "LearningCurveLogger", "SwapMetricsLogger", "ValidationCurveLogger"]
+__all__ = ["ImageGridLogger", "LearningCurveLogger", "RandomStateCheckpoint", "SwapMetricsLogger", "ValidationCurveLogger"]

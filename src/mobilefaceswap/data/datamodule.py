@@ -6,7 +6,8 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from mobilefaceswap.data.embedded import prepare_embedded_faces
 from mobilefaceswap.data.errors import DataError
@@ -21,6 +22,8 @@ class FacePairDataModule(L.LightningDataModule):
     """Pairs from a FaceSet; subclasses say where the faces come from and how they are split.
 
     Under DDP Lightning gives each process its own part of the pairs (DistributedSampler).
+    The loaders are stateful: the position in the shuffled order goes into the checkpoint, so a
+    resumed run continues with the very pairs an uninterrupted run would see.
     With ``teacher_cache`` the training pairs are those of ``mfs cache-teacher``, with the
     teacher's outputs.
     """
@@ -66,9 +69,9 @@ class FacePairDataModule(L.LightningDataModule):
         # Validation pairs are fixed and unaugmented, drawn with another seed.
         self.val_set = FacePairDataset(val, h.val_pairs, h.same_identity_ratio, h.seed + 1)
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, shuffle: bool) -> StatefulDataLoader:
         h = self.hparams
-        return DataLoader(
+        return StatefulDataLoader(
             dataset,
             batch_size=h.batch_size,
             shuffle=shuffle,
@@ -77,10 +80,10 @@ class FacePairDataModule(L.LightningDataModule):
             persistent_workers=h.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.train_set, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.val_set, shuffle=False)
 
 

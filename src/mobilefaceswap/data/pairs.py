@@ -21,11 +21,12 @@ def light_augmentation() -> A.Compose:
     )
 
 
-def seed_augmentation(transform: A.BaseCompose, seed: int, index: int) -> None:
-    """Draw item ``index``'s augmentation from (seed, index) alone: the same item is augmented the
-    same way in every run, whatever the order, the worker or the resumed step that loads it."""
-    rng = np.random.default_rng([seed, index, 1])  # 1: a stream apart from the pair draw
+def augment_reproducibly(transform: A.Compose, item: dict, *key: int) -> dict:
+    """Apply ``transform`` with random draws fixed by ``key`` (seed, pair index, ...): a pair is
+    augmented the same way in every run, resumed or not, and in whichever worker loads it."""
+    rng = np.random.default_rng([*key, 1])
     transform.set_random_state(rng, random.Random(int(rng.integers(2**63))))
+    return transform(**item)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -75,19 +76,17 @@ class FacePairDataset(Dataset):
             if self.group_of[source] != group:
                 return source, target
 
-    def _load(self, index: int, with_mask: bool = False) -> dict[str, np.ndarray]:
-        item = {"image": self.faces.faces[index]}
+    def _load(self, face: int, pair: int, role: int, with_mask: bool = False) -> dict[str, np.ndarray]:
+        item = {"image": self.faces.faces[face]}
         if with_mask:
-            item["mask"] = self.faces.masks[index]
-        return self.transform(**item) if self.transform is not None else item
+            item["mask"] = self.faces.masks[face]
+        return augment_reproducibly(self.transform, item, self.seed, pair, role) if self.transform is not None else item
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         source, target = self.pair_indices(index)
-        if self.transform is not None:
-            seed_augmentation(self.transform, self.seed, index)
-        target_item = self._load(target, with_mask=self.faces.masks is not None)
+        target_item = self._load(target, index, 1, with_mask=self.faces.masks is not None)
         item = {
-            "source": to_tensor(self._load(source)["image"]),
+            "source": to_tensor(self._load(source, index, 0)["image"]),
             "target": to_tensor(target_item["image"]),
             "same_identity": torch.tensor(self.identities[source] == self.identities[target]),
         }

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.data.pairs import FacePairDataset, seed_augmentation, to_tensor
+from mobilefaceswap.data.pairs import FacePairDataset, augment_reproducibly, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from mobilefaceswap.utils import write_atomic, write_json_atomic
 
@@ -94,8 +94,7 @@ class CachedPairDataset(Dataset):
         if self.faces.masks is not None:
             item["mask"] = self.faces.masks[target]
         if self.flip is not None:
-            seed_augmentation(self.flip, self.seed, index)
-            item = self.flip(**item)
+            item = augment_reproducibly(self.flip, item, self.seed, index)
         out = {
             "source": to_tensor(self.faces.faces[source]),
             "target": to_tensor(item["image"]),

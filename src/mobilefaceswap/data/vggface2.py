@@ -165,6 +165,8 @@ def prepare_vggface2(
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"--out {out} is inside the dataset folder {root}; choose another")
+    if landmark_csv and Path(landmark_csv).resolve().is_relative_to(out.resolve()):
+        raise DataError(f"--landmark-csv {landmark_csv} is inside --out {out}, whose files are rewritten; choose another --out")
     settings = {**asdict(config), "root": str(root.resolve())}
     settings_path = out / "prepare.json"
     if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:

@@ -9,10 +9,10 @@ import numpy as np
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.video import is_video, transcode
+from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, is_video, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.utils import check_writable_folder, refuse_overwrite, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +112,49 @@ def output_for(target: Path, output: Path, folder: bool) -> Path:
     return output / name
 
 
-def swap_targets(swapping: Swapping, target: Path, output: Path) -> SwapSummary:
-    """One file, or every image and video of a folder (unreadable ones are skipped and listed)."""
+def check_output_format(target: Path, destination: Path) -> None:
+    """One line saying what to change when ``destination`` cannot hold what ``target`` gives."""
+    if is_video(target):
+        if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
+            raise DataError(f"--output {destination}: a video target needs a video file name ending in {', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))}")
+    elif not cv2.haveImageWriter(str(destination)):
+        raise DataError(f"--output {destination}: not an image file type that can be written; end it in .png or .jpg")
+
+
+def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> list[tuple[Path, Path]]:
+    """Every (target, output) file of a run, checked before any work: the output's type and
+    folder, and that no output is an input (``inputs``: what -> path, e.g. the source photo)."""
     folder = target.is_dir()
     if folder:
         targets = sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES or is_video(p))
         if not targets:
             raise DataError(f"no image or video in {target}")
+        if output.exists() and not output.is_dir():
+            raise DataError(f"--output {output} is a file; a folder --target needs an output folder")
+        check_writable_folder(output)
     elif target.is_file():
         targets = [target]
+        if output.is_dir():
+            raise DataError(f"--output {output} is a folder; give a file name such as {output / target.name}")
+        check_writable_folder(output.parent)
     else:
         raise DataError(f"target not found: {target}")
-    inputs = {t.resolve() for t in targets}
+    protected = {**inputs, **{f"target {t.name}": t for t in targets}}
+    plan, destinations = [], {}
     for item in targets:
         destination = output_for(item, output, folder)
-        if destination.resolve() in inputs:
-            raise DataError(f"output {destination} would overwrite an input; choose another --output")
+        refuse_overwrite(destination, protected)
+        check_output_format(item, destination)
+        if destination in destinations:
+            raise DataError(f"{destinations[destination]} and {item} would both be written to {destination}; rename one")
+        destinations[destination] = item
+        plan.append((item, destination))
+    return plan
+
+
+def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path]], folder: bool) -> SwapSummary:
+    """Swap each planned target (see ``plan_swaps``); in a folder, unreadable ones are skipped and listed."""
+    for item, destination in plan:
         try:
             swapping.path(item, destination)
         except DataError as err:

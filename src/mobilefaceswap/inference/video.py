@@ -3,9 +3,7 @@ kept, the audio track is carried over (re-encoded as AAC, which every container 
 the output appears atomically."""
 
 import logging
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +14,13 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.utils import write_atomic
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+# Outputs are H.264 + AAC, which every container here takes but WebM.
+OUTPUT_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".webm"}
 
 
 @dataclass
@@ -70,6 +71,17 @@ class _Writer:
             raise self.error
 
 
+def expected_frames(container, stream, fps) -> int:
+    """Frames the container promises: its frame count, else (Matroska, WebM) as many as its
+    duration holds less 0.1 s, as the duration may count the last frame, or the audio
+    running past the video; 0 when it says neither."""
+    if stream.frames:
+        return stream.frames
+    if container.duration is None:
+        return 0
+    return max(int((container.duration / av.time_base - 0.1) * fps), 0)
+
+
 def transcode(
     source: str | Path,
     destination: str | Path,
@@ -82,10 +94,13 @@ def transcode(
     """Decode ``source``, apply ``process`` to every RGB frame, encode H.264 to ``destination``
     (with ``metadata`` as the container's tags).
 
-    A decoding error part-way (a truncated file) ends the video there with a warning; what
-    was decoded is written.
+    A decoding error part-way, or fewer frames than the container announces (a truncated
+    file), ends the video there with a warning; what was decoded is written, and the result
+    says ``truncated``.
     """
     destination = Path(destination)
+    if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
+        raise DataError(f"{destination}: video outputs end in {', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))}")
     try:
         inp = av.open(str(source))
     except (av.error.FFmpegError, OSError) as err:
@@ -101,12 +116,11 @@ def transcode(
         in_audio = None
     fps = in_video.average_rate or in_video.guessed_rate or 25
     width, height = in_video.codec_context.width, in_video.codec_context.height
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.stem}.", suffix=destination.suffix)
-    os.close(fd)
-    expected = in_video.frames  # 0 when the container does not say
-    frames, truncated = 0, False
-    try:
+    expected = expected_frames(inp, in_video, fps)
+    frames, damaged = 0, 0
+
+    def encode(tmp: str) -> None:
+        nonlocal frames, damaged
         with av.open(tmp, "w") as out:
             out.metadata.update(metadata or {})
             out_video = out.add_stream("libx264", rate=fps)
@@ -117,9 +131,8 @@ def transcode(
             if in_audio is not None:
                 out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
             writer = _Writer(out, out_video, out_audio)
-            bar = tqdm(total=in_video.frames or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
+            bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
             streams = [s for s in (in_video, in_audio) if s is not None]
-            damaged = 0
 
             def emit(stream, decoded) -> None:
                 nonlocal frames
@@ -152,19 +165,17 @@ def transcode(
                             pass
                 bar.close()
                 writer.close()
-            if damaged:
-                truncated = True
-                log.warning("%s is damaged or truncated (%d unreadable packets): writing the %d decoded frames", source, damaged, frames)
         if frames == 0:
             raise DataError(f"no frame could be decoded from {source}")
-        if expected and frames < expected and not truncated:
-            truncated = True
-            log.warning("%s ends after %d of its %d frames: writing the decoded ones", source, frames, expected)
-        os.replace(tmp, destination)
+
+    try:
+        write_atomic(destination, encode)
     finally:
         inp.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    truncated = bool(damaged) or frames < expected
+    if truncated:
+        announced = f" of its {expected}" if expected else ""
+        log.warning("%s is damaged or truncated: %d%s frames decoded and written", source, frames, announced)
     return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
 
 
@@ -181,10 +192,11 @@ def make_sample_clip(
     path = Path(path)
     sample_rate, samples_per_frame = 16000, 16000 // fps
     options = {"movflags": "faststart"} if path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+    codec, audio_codec = ("libvpx-vp9", "libopus") if path.suffix.lower() == ".webm" else ("libx264", "aac")
     with av.open(str(path), "w", options=options) as out:
-        video = out.add_stream("libx264", rate=fps)
+        video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        tone = out.add_stream("aac", rate=sample_rate, layout="mono") if audio else None
+        tone = out.add_stream(audio_codec, rate=sample_rate, layout="mono") if audio else None
         scale = max(width / image.shape[1], height / image.shape[0]) * 1.1
         for i in range(frames):
             zoom = scale * (1 + 0.002 * i)

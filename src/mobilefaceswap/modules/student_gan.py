@@ -1,6 +1,7 @@
 """Distilling the MobileFaceSwap student from a teacher, as a GAN (paper eq. 3-7)."""
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import lightning as L
@@ -15,6 +16,10 @@ from mobilefaceswap.modules.optim import generator_param_groups
 log = logging.getLogger(__name__)
 
 HELPERS = "helpers."  # frozen helpers are rebuilt from config, never stored in checkpoints
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped on a loss that stayed NaN or infinite."""
 
 
 @dataclass
@@ -139,12 +144,24 @@ class StudentGAN(L.LightningModule):
         """Every process agrees, so DDP never waits on a rank that skipped."""
         return self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(value)), all=True)
 
-    def _skip_nonfinite(self, name: str) -> None:
+    def _nonfinite_cause(self, terms: dict[str, torch.Tensor]) -> str:
+        """The first loss term that is not finite, or the loss weight that made the sum so."""
+        for name, value in terms.items():
+            if not torch.isfinite(value).all():
+                return f"loss term {name}"
+        weights = {k: v for k, v in vars(self.loss_cfg).items() if k.startswith("lambda_") and not math.isfinite(v)}
+        return ", ".join(f"loss.{k}={v}" for k, v in weights.items()) or "the weighted sum of finite terms (overflow)"
+
+    def _skip_nonfinite(self, network: str, terms: dict[str, torch.Tensor]) -> None:
         self.nonfinite_steps += 1
         limit = self.optim_cfg.max_nonfinite_steps
-        log.warning("%s loss is not finite at step %d: update skipped", name, self.global_step)
+        cause = self._nonfinite_cause(terms)
+        log.warning("%s loss is not finite at step %d (%s): update skipped", network, self.global_step, cause)
         if self.nonfinite_steps >= limit:
-            raise FloatingPointError(f"{name} loss was not finite for {limit} consecutive steps; lower the learning rate")
+            raise NonFiniteLossError(
+                f"the {network} loss was not finite at step {self.global_step} for {limit} consecutive steps ({cause}); "
+                "the last finite state is checkpointed"
+            )
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
@@ -155,7 +172,7 @@ class StudentGAN(L.LightningModule):
             out = self.student(target, ref.source_identity.z, ref.source_identity.map)
             g = self.generator_losses(out, ref)
             if not self._all_finite(g["total"]):
-                return self._skip_nonfinite("generator")
+                return self._skip_nonfinite("generator", {k: v for k, v in g.items() if k != "total"})
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g["total"])
             opt_g.step()
@@ -166,7 +183,7 @@ class StudentGAN(L.LightningModule):
                 self.discriminator(real), self.discriminator(out.image.detach()), self.loss_cfg.adversarial
             )
             if not self._all_finite(d):
-                return self._skip_nonfinite("discriminator")
+                return self._skip_nonfinite("discriminator", {"adv_d": d})
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d)
             # Through the strategy (precision, DDP) but not Lightning's step counter, so that
