@@ -1,4 +1,4 @@
-"""The training objective, one function per equation of the paper (DESIGN.md section 6).
+"""The training objective, one function per equation of the paper.
 
 Distillation terms return one value per sample so the reweighting alpha can scale them.
 Total: L = L_adv + alpha * (30 L_rec + 5 L_per) + 3 L_id + 10 L_mask.

@@ -1,6 +1,6 @@
 """Parameter and multiply-accumulate counts of the baked student, beside the paper's values.
 
-The paper's "FLOPs" are multiply-accumulates (DESIGN.md section 5); torch's FLOP counter
+The paper's "FLOPs" are multiply-accumulates; torch's FLOP counter
 counts 2 FLOPs per MAC, so its totals are halved.
 """
 
