@@ -105,7 +105,7 @@ def test_table2_seeds_as_submitit_jobs(tmp_path, face_cache):
     result = subprocess.run(
         [str(MFS / "mfs-train"), "-m", "hydra/launcher=local", "experiment=table2", "profile=smoke", "ablation=full", "seed=0,1",
          "trainer.max_steps=1", "logger=csv", f"paths.cache_dir={face_cache}", "callbacks.image_grid.every_n_steps=0",
-         "callbacks.swap_metrics.every_n_steps=1", "callbacks.swap_metrics.max_pairs=2"],
+         "callbacks.swap_metrics.every_n_steps=1", "callbacks.swap_metrics.max_pairs=2", "data.val_pairs=4"],
         cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
