@@ -67,10 +67,14 @@ def test_gpu_asked_for_without_one_is_one_line_before_any_work(tmp_path):
         assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.ckpt"))
 
 
-def test_unknown_launcher_is_one_line(tmp_path):
+def test_unknown_launcher_or_trainer_is_one_line(tmp_path):
     result = subprocess.run([str(MFS / "mfs-train"), "-m", "hydra/launcher=slurn"], cwd=tmp_path, env=ENV, capture_output=True, text=True)
     assert result.returncode != 0
     assert result.stderr.strip() == "error: hydra/launcher=slurn: unknown launcher (available: basic, local, slurm, submitit_local, submitit_slurm)"
+    result = subprocess.run([str(MFS / "mfs-train"), "-m", "trainer=cpu,tpu"], cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert result.stderr.strip() == "error: trainer=tpu: unknown trainer (available: cpu, ddp, gpu)"
+    assert not list(tmp_path.iterdir())  # nothing ran
 
 
 def test_make_variables_choose_launcher_and_seeds():

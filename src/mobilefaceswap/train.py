@@ -95,7 +95,7 @@ def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
 
 
 def check_devices(trainer_cfg: DictConfig) -> None:
-    """GPUs asked for and not present, or a Trainer setting Lightning refuses: one line before any work."""
+    """GPUs asked for and not present: one line before any work."""
     accelerator, devices = str(trainer_cfg.accelerator), trainer_cfg.devices
     if accelerator in ("gpu", "cuda"):
         present = torch.cuda.device_count()
@@ -108,6 +108,7 @@ def check_devices(trainer_cfg: DictConfig) -> None:
 
 
 def build_trainer(cfg: DictConfig, **kwargs) -> L.Trainer:
+    """The Lightning Trainer; a setting Lightning refuses is one line."""
     try:
         return instantiate(cfg.trainer, **kwargs)
     except Exception as err:  # Hydra wraps Lightning's MisconfigurationException
@@ -202,20 +203,25 @@ def run(cfg: DictConfig) -> None:
         write_json_atomic(run_dir / "failed.json", {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
 
 
-def check_launcher(argv: list[str]) -> None:
-    """An unknown ``hydra/launcher`` is one line, before Hydra lists its search path."""
-    names = [arg.split("=", 1)[1] for arg in argv if arg.startswith("hydra/launcher=")]
-    if not names:
+CHECKED_GROUPS = {"hydra/launcher": "launcher", "trainer": "trainer"}
+
+
+def check_options(argv: list[str]) -> None:
+    """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``) is one line, before
+    Hydra lists its search path."""
+    wanted = [(group, name) for arg in argv for group in CHECKED_GROUPS if arg.startswith(f"{group}=") for name in arg.split("=", 1)[1].split(",")]
+    if not wanted:
         return
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        options = GlobalHydra.instance().config_loader().get_group_options("hydra/launcher")
-    for name in names:
-        if name not in options:
-            sys.exit(f"error: hydra/launcher={name}: unknown launcher (available: {', '.join(options)})")
+        loader = GlobalHydra.instance().config_loader()
+        options = {group: loader.get_group_options(group) for group in CHECKED_GROUPS}
+    for group, name in wanted:
+        if name not in options[group]:
+            sys.exit(f"error: {group}={name}: unknown {CHECKED_GROUPS[group]} (available: {', '.join(options[group])})")
 
 
 def main() -> None:
-    check_launcher(sys.argv[1:])
+    check_options(sys.argv[1:])
     run()
 
 
