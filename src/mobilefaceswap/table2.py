@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from mobilefaceswap.utils import write_text_atomic
 
-ROWS_FILE = Path(__file__).resolve().parents[2] / "experiments" / "table2.yaml"
+ROWS_FILE = Path(__file__).resolve().parent / "experiments" / "table2.yaml"
 
 
 def _read_json(path: Path) -> dict | None:
