@@ -3,34 +3,44 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test smoke stats reproduce-table2 clean
+.PHONY: install test wheel-check smoke stats reproduce-table2 clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# setup.cfg holds the ranges; requirements.lock the exact versions the tests ran with.
+$(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools<81" wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $@
 
 test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory wheel-check
+
+# The wheel, installed into a fresh virtualenv outside the source tree, runs from there.
+wheel-check: install
+	scripts/check-wheel.sh $(BIN)/python $(PYTHON)
 
 # Main job on the embedded default: distil the student on the bundled faces.
 smoke: install
 	$(BIN)/mfs-train profile=smoke
 
-# Table 2: one Hydra multirun member per ablation (finished members are skipped on rerun, a
-# failed one is recorded and the others go on), then the table beside the paper's values.
+# Table 2: one Hydra multirun member per ablation and seed (finished members are skipped on
+# rerun, a failed one is recorded and the others go on), then the table beside the paper's values.
+# LAUNCHER: basic (here, one member after another), local (submitit jobs on this machine) or
+# slurm (submitit jobs on a SLURM cluster, conf/hydra/launcher/slurm.yaml).
 TABLE2_ROWS := full,no_prediction,adain,no_modulation,autoencoder,no_fusion,no_kd,no_id_reweight,no_quality_reweight,no_id_loss,full_mask
 PROFILE ?= smoke
 # How each row is scored (conf/eval): the paper's FaceForensics++ protocol with PROFILE=paper.
 PROTOCOL ?= $(if $(filter paper,$(PROFILE)),ffpp,validation)
+SEEDS ?= 42
+LAUNCHER ?= basic
 TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv)
 
 reproduce-table2: install
-	$(BIN)/mfs-train -m experiment=table2 profile=$(PROFILE) eval=$(PROTOCOL) ablation=$(TABLE2_ROWS) $(TABLE2_ARGS)
+	$(BIN)/mfs-train -m hydra/launcher=$(LAUNCHER) experiment=table2 profile=$(PROFILE) eval=$(PROTOCOL) ablation=$(TABLE2_ROWS) seed=$(SEEDS) $(TABLE2_ARGS)
 	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --out experiments/results
 
 stats: install

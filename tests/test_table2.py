@@ -13,24 +13,45 @@ from mobilefaceswap.table2 import collect, markdown, write_tables
 MFS = Path(sys.executable).parent
 
 
-def test_aggregation_reports_done_failed_and_missing_rows(tmp_path):
+def _write_eval(run_dir: Path, student_id: float, teacher_id: float = 95.0) -> None:
     run = {"profile": "smoke", "data": "embedded", "teacher": "simswap", "identity": "irse", "quality": "none", "steps": 3, "pairs": 8}
-    scores = {"id_retrieval": 90.0, "pose_error": 2.0, "fid": None, "scored": 8}
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "eval.json").write_text(json.dumps({"student": scores, "teacher": {**scores, "id_retrieval": 95.0}, "run": run}))
-    (tmp_path / "adain").mkdir()
-    (tmp_path / "adain" / "failed.json").write_text(json.dumps({"error": "RuntimeError: boom"}))
+    scores = {"id_retrieval": student_id, "pose_error": 2.0, "fid": None, "scored": 8}
+    run_dir.mkdir(parents=True)
+    (run_dir / "eval.json").write_text(json.dumps({"student": scores, "teacher": {**scores, "id_retrieval": teacher_id}, "run": run}))
+
+
+def test_aggregation_reports_done_failed_and_missing_rows(tmp_path):
+    _write_eval(tmp_path / "full/seed_42", 90.0)
+    (tmp_path / "adain/seed_42").mkdir(parents=True)
+    (tmp_path / "adain/seed_42/failed.json").write_text(json.dumps({"error": "RuntimeError: boom"}))
     records = {r["ablation"]: r for r in collect(tmp_path)}
     assert len(records) == 12
     assert records["full"]["status"] == "done" and records["full"]["id"] == 90.0 and records["full"]["paper_id"] == 95.98
+    assert records["full"]["seeds"] == 1 and records["full"]["id_std"] is None
     assert records["teacher"]["id"] == 95.0  # scored in the full model's run
-    assert records["adain"]["status"] == "failed: RuntimeError: boom"
+    assert records["adain"]["status"] == "failed: RuntimeError: boom" and records["adain"]["seeds"] == 0
     assert records["no_kd"]["status"] == "not run"
     md, table = write_tables(list(records.values()), tmp_path / "out")
     text = md.read_text()
-    assert "| Ours | `full` | 90.00 / 95.98 | 2.00 / 1.32 | - / 6.79 | done |" in text
+    assert "| Ours | `full` | 90.00 / 95.98 | 2.00 / 1.32 | - / 6.79 | 1 | done |" in text
     assert "profile `smoke`" in text and "(row inferred)" in markdown(list(records.values()))
-    assert table.read_text().splitlines()[0] == "row,ablation,mapping,status,id,paper_id,pose,paper_pose,fid,paper_fid"
+    header = "row,ablation,mapping,status,seeds,id,id_std,paper_id,pose,pose_std,paper_pose,fid,fid_std,paper_fid"
+    assert table.read_text().splitlines()[0] == header
+
+
+def test_several_seeds_give_mean_and_standard_deviation(tmp_path):
+    for seed, student_id in ((0, 80.0), (1, 90.0), (2, 100.0)):
+        _write_eval(tmp_path / f"full/seed_{seed}", student_id, teacher_id=95.0)
+    (tmp_path / "no_kd/seed_0").mkdir(parents=True)
+    (tmp_path / "no_kd/seed_0/failed.json").write_text(json.dumps({"error": "RuntimeError: boom"}))
+    _write_eval(tmp_path / "no_kd/seed_1", 70.0)
+    records = {r["ablation"]: r for r in collect(tmp_path)}
+    full = records["full"]
+    assert full["seeds"] == 3 and full["id"] == pytest.approx(90.0) and full["id_std"] == pytest.approx(10.0)
+    assert full["pose_std"] == pytest.approx(0.0) and full["fid"] is None
+    assert records["teacher"]["seeds"] == 3 and records["teacher"]["id_std"] == pytest.approx(0.0)
+    assert records["no_kd"]["seeds"] == 1 and records["no_kd"]["status"] == "done 1 of 2 seeds; seed_0 failed: RuntimeError: boom"
+    assert "| Ours | `full` | 90.00 ± 10.00 / 95.98 | 2.00 ± 0.00 / 1.32 | - / 6.79 | 3 | done |" in markdown(list(records.values()))
 
 
 @pytest.mark.slow
@@ -66,9 +87,9 @@ def test_without_q_the_quality_row_is_the_full_run(tmp_path):
     assert same_run_as(OmegaConf.create({"quality": {"net": {"_target_": "Q"}}}), "no_quality_reweight") is None
     assert same_run_as(OmegaConf.create({"quality": {"net": None}}), "full") is None
     scores = {"id_retrieval": 90.0, "pose_error": 2.0, "fid": None, "scored": 8}
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "eval.json").write_text(json.dumps({"student": scores, "run": {}}))
-    (tmp_path / "no_quality_reweight").mkdir()
-    (tmp_path / "no_quality_reweight" / "same_as.json").write_text(json.dumps({"same_as": "full", "reason": "no Q"}))
+    (tmp_path / "full" / "seed_42").mkdir(parents=True)
+    (tmp_path / "full" / "seed_42" / "eval.json").write_text(json.dumps({"student": scores, "run": {}}))
+    (tmp_path / "no_quality_reweight" / "seed_42").mkdir(parents=True)
+    (tmp_path / "no_quality_reweight" / "seed_42" / "same_as.json").write_text(json.dumps({"same_as": "full", "reason": "no Q"}))
     row = {r["ablation"]: r for r in collect(tmp_path)}["no_quality_reweight"]
-    assert row["id"] == 90.0 and row["status"] == "same run as `full`: no Q"
+    assert row["id"] == 90.0 and row["seeds"] == 1 and row["status"] == "same run as `full`: no Q"

@@ -95,7 +95,8 @@ def test_swap_metrics_callback_logs_student_and_once_the_teacher(smoke_module, f
     data.setup("fit")
     smoke_module.student = EchoStudent()
     recorder = Recorder()
-    trainer = SimpleNamespace(is_global_zero=True, global_step=10, datamodule=data, loggers=[recorder])
+    strategy = SimpleNamespace(broadcast=lambda obj, src: obj)
+    trainer = SimpleNamespace(is_global_zero=True, global_step=10, max_steps=100, datamodule=data, loggers=[recorder], strategy=strategy)
     callback = SwapMetricsLogger(every_n_steps=10, max_pairs=3)
     callback.on_train_batch_end(trainer, smoke_module, None, None, 0)
     callback.on_train_end(trainer, smoke_module)  # same step: not scored twice

@@ -3,10 +3,6 @@
 import argparse
 import json
 import sys
-import warnings
-
-# face_recognition_models locates its files with pkg_resources; the notice is not the user's concern.
-warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 
 def _stats(args: argparse.Namespace) -> None:

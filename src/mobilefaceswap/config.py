@@ -6,11 +6,22 @@ from pathlib import Path
 from typing import get_type_hints
 
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ConfigDict, PydanticSchemaGenerationError, PydanticUserError, TypeAdapter, ValidationError
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
+
+
+def sweep_group() -> str | None:
+    """``${mfs.sweep_group:}``: the sweep folder in a multirun (the wandb group of its runs), else null."""
+    hydra = HydraConfig.get()
+    return str(hydra.sweep.dir) if hydra.mode == RunMode.MULTIRUN else None
+
+
+OmegaConf.register_new_resolver("mfs.sweep_group", sweep_group, replace=True)
 
 
 def compose_config(overrides: list[str], name: str = "train") -> DictConfig:

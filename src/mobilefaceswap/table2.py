@@ -3,51 +3,80 @@
 import csv
 import io
 import json
+import statistics
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from mobilefaceswap.utils import write_text_atomic
 
-ROWS_FILE = Path(__file__).resolve().parents[2] / "experiments" / "table2.yaml"
+ROWS_FILE = Path(__file__).resolve().parent / "experiments" / "table2.yaml"
 
 
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _seed_result(run: Path, who: str) -> dict:
+    """One seed's folder: its scores, or why there are none. A member that would have trained
+    another's run (``same_as.json``) takes that run's result, saying so."""
+    same = _read_json(run / "same_as.json")
+    if same is not None:
+        result = _seed_result(run.parent.parent / same["same_as"] / run.name, who)
+        return {**result, "note": f"same run as `{same['same_as']}`: {same['reason']}"}
+    evaluation, failure = _read_json(run / "eval.json"), _read_json(run / "failed.json")
+    if evaluation is not None and evaluation.get(who, {}).get("scored"):
+        return {"status": "done", "scores": evaluation[who], "run": evaluation["run"], "backends": evaluation[who].get("backends", {})}
+    if evaluation is not None:
+        return {"status": f"not scored: {evaluation.get(who, {}).get('note', 'no evaluation of ' + who)}"}
+    if failure is not None:
+        return {"status": f"failed: {failure['error']}"}
+    return {"status": "not finished"}
+
+
 def collect(results_dir: str | Path, rows_file: str | Path = ROWS_FILE) -> list[dict]:
-    """One record per paper row: ours (or failed / missing) beside the paper's numbers."""
+    """One record per paper row: ours (mean and standard deviation over the seeds scored, from
+    ``<ablation>/seed_<seed>/``; or failed / missing) beside the paper's numbers."""
     results_dir = Path(results_dir)
     records = []
     for row in OmegaConf.to_container(OmegaConf.load(rows_file))["rows"]:
-        # The teacher row is scored in the full model's run, on the same pairs.
-        run = results_dir / ("full" if row["ablation"] == "teacher" else row["ablation"])
+        # The teacher row is scored in the full model's runs, on the same pairs.
+        folder = results_dir / ("full" if row["ablation"] == "teacher" else row["ablation"])
         who = "teacher" if row["ablation"] == "teacher" else "student"
         record = {"row": row["name"], "ablation": row["ablation"], "mapping": row["mapping"], "paper_id": row["id"],
-                  "paper_pose": row["pose"], "paper_fid": row["fid"], "id": None, "pose": None, "fid": None}
-        same = _read_json(run / "same_as.json")  # a member that would have trained another's run
-        if same is not None:
-            run = results_dir / same["same_as"]
-        evaluation, failure = _read_json(run / "eval.json"), _read_json(run / "failed.json")
-        if evaluation is not None and evaluation.get(who, {}).get("scored"):
-            scores = evaluation[who]
-            status = "done" if same is None else f"same run as `{same['same_as']}`: {same['reason']}"
-            record.update(status=status, id=scores["id_retrieval"], pose=scores["pose_error"], fid=scores["fid"])
-            record["run"] = evaluation["run"]
-            record["backends"] = scores.get("backends", {})
-        elif evaluation is not None:
-            record["status"] = f"not scored: {evaluation.get(who, {}).get('note', 'no evaluation of ' + who)}"
-        elif failure is not None:
-            record["status"] = f"failed: {failure['error']}"
-        else:
+                  "paper_pose": row["pose"], "paper_fid": row["fid"]}
+        runs = sorted(p for p in folder.glob("seed_*") if p.is_dir())
+        results = [_seed_result(run, who) for run in runs]
+        done = [r for r in results if r["status"] == "done"]
+        for key, metric in (("id", "id_retrieval"), ("pose", "pose_error"), ("fid", "fid")):
+            values = [r["scores"][metric] for r in done if r["scores"].get(metric) is not None]
+            record[key] = statistics.mean(values) if values else None
+            record[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        record["seeds"] = len(done)
+        problems = [f"{run.name} {r['status']}" for run, r in zip(runs, results) if r["status"] != "done"]
+        if not runs:
             record["status"] = "not run"
+        elif not problems:
+            record["status"] = next((r["note"] for r in results if "note" in r), "done")
+        elif len(runs) == 1:
+            record["status"] = results[0]["status"]
+        else:
+            prefix = f"done {len(done)} of {len(runs)} seeds; " if done else ""
+            record["status"] = prefix + "; ".join(problems)
+        if done:
+            record["run"] = done[0]["run"]
+            record["backends"] = done[0]["backends"]
         records.append(record)
     return records
 
 
 def _number(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _mean_std(record: dict, key: str) -> str:
+    std = record[f"{key}_std"]
+    return _number(record[key]) + ("" if std is None else f" ± {std:.2f}")
 
 
 def _protocol_name(protocol: dict) -> str:
@@ -85,23 +114,25 @@ def markdown(records: list[dict]) -> str:
         "",
         f"Made by `make reproduce-table2` (profile `{setting.get('profile', '?')}`, data `{setting.get('data', '?')}`, "
         f"teacher `{setting.get('teacher', '?')}`, identity `{setting.get('identity', '?')}`, quality `{setting.get('quality', '?')}`, "
-        f"{setting.get('steps', '?')} generator steps). {protocol_sentence(records)}",
+        f"{setting.get('steps', '?')} generator steps). {protocol_sentence(records)} "
+        "Ours: mean ± standard deviation over the seeds scored.",
         "",
-        "| row | ablation | Id % (ours / paper) | Pose (ours / paper) | FID (ours / paper) | status |",
-        "|---|---|---|---|---|---|",
+        "| row | ablation | Id % (ours / paper) | Pose (ours / paper) | FID (ours / paper) | seeds | status |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in records:
         mark = " (row inferred)" if r["mapping"] == "inferred" else ""
         lines.append(
-            f"| {r['row']}{mark} | `{r['ablation']}` | {_number(r['id'])} / {r['paper_id']:.2f} | {_number(r['pose'])} / {r['paper_pose']:.2f} "
-            f"| {_number(r['fid'])} / {r['paper_fid']:.2f} | {r['status']} |"
+            f"| {r['row']}{mark} | `{r['ablation']}` | {_mean_std(r, 'id')} / {r['paper_id']:.2f} | {_mean_std(r, 'pose')} / {r['paper_pose']:.2f} "
+            f"| {_mean_std(r, 'fid')} / {r['paper_fid']:.2f} | {r['seeds']} | {r['status']} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
-    columns = ["row", "ablation", "mapping", "status", "id", "paper_id", "pose", "paper_pose", "fid", "paper_fid"]
+    columns = ["row", "ablation", "mapping", "status", "seeds", "id", "id_std", "paper_id", "pose", "pose_std", "paper_pose", "fid", "fid_std",
+               "paper_fid"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()

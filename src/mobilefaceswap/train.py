@@ -1,19 +1,24 @@
 """``mfs-train``: the Hydra entry point that distils the student (config: conf/train.yaml)."""
 
 import logging
+import subprocess
 import sys
 import traceback
 import warnings
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 import lightning as L
 import torch
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
+from mobilefaceswap.callbacks.run_id import stored_run_id
 from mobilefaceswap.config import CONFIG_DIR, ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher, network_config
@@ -28,14 +33,17 @@ log = logging.getLogger(__name__)
 # The frozen helpers are in eval mode on purpose, and resuming is decided in resolve_checkpoint.
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 warnings.filterwarnings("ignore", message=r"`.fit\(ckpt_path=None\)` was called without a model")
-warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # from face_recognition_models
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint to resume from is missing or unreadable."""
 
 
-USER_ERRORS = (WeightsError, DataError, CheckpointError, ConfigTypeError, NonFiniteLossError)
+class LaunchError(RuntimeError):
+    """A trainer or launcher setting that cannot run on this machine."""
+
+
+USER_ERRORS = (WeightsError, DataError, CheckpointError, ConfigTypeError, NonFiniteLossError, LaunchError)
 
 
 def build_module(cfg: DictConfig) -> StudentGAN:
@@ -93,17 +101,65 @@ def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
     log.info("swapper for mfs swap / mfs export: %s", path)
 
 
+def check_devices(trainer_cfg: DictConfig) -> None:
+    """GPUs asked for and not present: one line before any work."""
+    accelerator, devices = str(trainer_cfg.accelerator), trainer_cfg.devices
+    if accelerator in ("gpu", "cuda"):
+        present = torch.cuda.device_count()
+        wanted = len(devices) if OmegaConf.is_list(devices) else (1 if devices in ("auto", -1) else int(devices))
+        if present < wanted:
+            raise LaunchError(
+                f"trainer.accelerator={accelerator} with trainer.devices={devices}: {present} CUDA GPU(s) found here "
+                "(use trainer=cpu, or trainer=ddp trainer.accelerator=cpu for processes on CPU cores)"
+            )
+
+
+def build_trainer(cfg: DictConfig, **kwargs) -> L.Trainer:
+    """The Lightning Trainer; a setting Lightning refuses is one line."""
+    try:
+        return instantiate(cfg.trainer, **kwargs)
+    except Exception as err:  # Hydra wraps Lightning's MisconfigurationException
+        cause = err.__cause__ if isinstance(err.__cause__, MisconfigurationException) else err
+        if not isinstance(cause, MisconfigurationException):
+            raise
+        raise LaunchError(f"trainer: {str(cause).splitlines()[0]}") from None
+
+
+def spawns_own_processes(trainer: L.Trainer) -> bool:
+    """Lightning starts this run's other DDP processes by running the command line again (not SLURM or torchrun)."""
+    return trainer.world_size > 1 and not trainer.strategy.cluster_environment.creates_processes_externally
+
+
+def run_member_as_single_run(cfg: DictConfig) -> None:
+    """A multirun member whose DDP processes Lightning would start itself, run as one ``mfs-train`` run.
+
+    Lightning restarts the command line for each extra process; inside a Hydra multirun that
+    would be the whole sweep again, so the member's own overrides are run in its own directory.
+    """
+    hydra_cfg = HydraConfig.get()
+    command = [sys.executable, "-m", "mobilefaceswap.train", *hydra_cfg.overrides.task, f"hydra.run.dir={cfg.paths.run_dir}", "hydra.output_subdir=null"]
+    log.info("DDP member run as its own process group: %s", " ".join(command))
+    returncode = subprocess.run(command, check=False).returncode
+    if returncode != 0:
+        raise RuntimeError(f"the DDP run of this member exited with status {returncode} (its log is above)")
+
+
 def train(cfg: DictConfig) -> L.Trainer:
     check_value_types(cfg, {"loss": LossConfig, "model.optim": OptimConfig})
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
     ckpt = resolve_checkpoint(cfg.ckpt_path, run_dir, Path(cfg.paths.runs_dir) / cfg.task_name)
+    if ckpt is not None and "wandb" in cfg.logger and cfg.logger.wandb.id is None:
+        cfg.logger.wandb.id = stored_run_id(ckpt)  # continue the wandb run of the checkpoint
     evaluator = build_evaluator(cfg.eval) if cfg.evaluate else None  # bad scoring weights or data stop the run before training
-    datamodule = instantiate(cfg.data)
-    module = build_module(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     loggers = [instantiate(c) for c in cfg.logger.values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer = build_trainer(cfg, callbacks=callbacks, logger=loggers)
+    if HydraConfig.get().mode == RunMode.MULTIRUN and spawns_own_processes(trainer):
+        run_member_as_single_run(cfg)
+        return trainer
+    datamodule = instantiate(cfg.data)
+    module = build_module(cfg)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     try:
@@ -160,8 +216,13 @@ def same_run_as(cfg: DictConfig, ablation: str | None) -> dict | None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
     run_dir = Path(cfg.paths.run_dir)
+    try:
+        # Before anything else: in a sweep this stops every member, not just the first.
+        check_devices(cfg.trainer)
+    except LaunchError as err:
+        sys.exit(f"error: {err}")
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         try:
             train(cfg)
@@ -184,6 +245,28 @@ def main(cfg: DictConfig) -> None:
     except Exception as err:  # noqa: BLE001 - any failure of one member
         log.error("sweep member failed: %s", err)
         write_json_atomic(run_dir / "failed.json", {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
+
+
+CHECKED_GROUPS = {"hydra/launcher": "launcher", "trainer": "trainer"}
+
+
+def check_options(argv: list[str]) -> None:
+    """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``) is one line, before
+    Hydra lists its search path."""
+    wanted = [(group, name) for arg in argv for group in CHECKED_GROUPS if arg.startswith(f"{group}=") for name in arg.split("=", 1)[1].split(",")]
+    if not wanted:
+        return
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        options = {group: loader.get_group_options(group) for group in CHECKED_GROUPS}
+    for group, name in wanted:
+        if name not in options[group]:
+            sys.exit(f"error: {group}={name}: unknown {CHECKED_GROUPS[group]} (available: {', '.join(options[group])})")
+
+
+def main() -> None:
+    check_options(sys.argv[1:])
+    run()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,14 @@
 from mobilefaceswap.callbacks.image_grid import ImageGridLogger
 from mobilefaceswap.callbacks.learning_curve import LearningCurveLogger, ValidationCurveLogger
 from mobilefaceswap.callbacks.random_state import RandomStateCheckpoint
+from mobilefaceswap.callbacks.run_id import WandbRunId
 from mobilefaceswap.callbacks.swap_metrics import SwapMetricsLogger
 
-__all__ = ["ImageGridLogger", "LearningCurveLogger", "RandomStateCheckpoint", "SwapMetricsLogger", "ValidationCurveLogger"]
+__all__ = [
+    "ImageGridLogger",
+    "LearningCurveLogger",
+    "RandomStateCheckpoint",
+    "SwapMetricsLogger",
+    "ValidationCurveLogger",
+    "WandbRunId",
+]

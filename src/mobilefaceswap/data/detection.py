@@ -2,8 +2,16 @@
 
 from dataclasses import dataclass
 from functools import cached_property
+from importlib.metadata import distribution
+from pathlib import Path
 
 import numpy as np
+
+
+def dlib_model_file(name: str) -> str:
+    """A model file shipped in face_recognition_models, found from its installed files: importing
+    the package would need pkg_resources, which recent setuptools no longer has."""
+    return str(Path(distribution("face_recognition_models").locate_file(f"face_recognition_models/models/{name}")))
 
 
 @dataclass
@@ -27,9 +35,8 @@ class DlibFaceRecognizer:
     @cached_property
     def _model(self):
         import dlib
-        import face_recognition_models
 
-        return dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+        return dlib.face_recognition_model_v1(dlib_model_file("dlib_face_recognition_resnet_model_v1.dat"))
 
     def descriptor(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
         import dlib
@@ -49,9 +56,8 @@ class DlibFaceDetector:
     @cached_property
     def _models(self):
         import dlib
-        import face_recognition_models
 
-        return dlib.get_frontal_face_detector(), dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+        return dlib.get_frontal_face_detector(), dlib.shape_predictor(dlib_model_file("shape_predictor_68_face_landmarks.dat"))
 
     def __call__(self, image: np.ndarray, upsample: int | None = None) -> list[DetectedFace]:
         """image: (H, W, 3) uint8 RGB -> faces, largest first. ``upsample`` finds smaller faces, slower."""

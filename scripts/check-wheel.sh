@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The installable package: build the wheel, install it with the locked dependencies into a fresh
+# virtualenv outside the source tree, and run the entry points there (configs and the Table 2
+# rows must come from inside the package).
+#   scripts/check-wheel.sh BUILD_PYTHON VENV_PYTHON
+set -euo pipefail
+build_python=$1
+venv_python=$2
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+unset PYTHONPATH
+
+"$build_python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$repo"
+"$venv_python" -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install --quiet -c "$repo/requirements.lock" "$work"/dist/*.whl
+cd "$work"
+test "$("$work/venv/bin/python" -c 'import mobilefaceswap, pathlib; print(pathlib.Path(mobilefaceswap.__file__).parent)')" \
+    = "$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mobilefaceswap"
+venv/bin/mfs-train --cfg job profile=paper > config.yaml
+grep -q "accelerator: gpu" config.yaml
+venv/bin/mfs stats --json > stats.json
+mkdir results
+venv/bin/mfs table2 --results results --out . > /dev/null
+test "$(grep -c '| not run |' table2.md)" = 12
+echo "wheel check passed: $(basename "$work"/dist/*.whl) installed in a fresh virtualenv ($("$work/venv/bin/python" --version))"
