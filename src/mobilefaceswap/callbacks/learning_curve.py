@@ -18,18 +18,10 @@ log = logging.getLogger(__name__)
 GAP_KEYS = ("l1", "psnr", "source_correlation", "student_source_effect")
 
 
-class LearningCurveLogger(L.Callback):
-    """At step 0, every ``every_n_steps`` and at the end: :func:`distillation_gap` on up to
-    ``max_faces`` validation faces of distinct identities (every ordered pair), and the student's
-    per-stage activation scale on the first of those pairs. The student is scored in eval mode, as
-    it is used. Logs ``heldout/<key>`` and writes ``learning_curve.json`` and ``learning_curve.png``
-    into the run directory. Rank zero only; the history is kept in checkpoints, so a resumed run
-    continues its curve.
-    """
+class CurveHistory(L.Callback):
+    """A curve's points, kept in checkpoints so that a resumed run continues its curve."""
 
-    def __init__(self, every_n_steps: int = 5000, max_faces: int = 8):
-        self.every_n_steps = every_n_steps
-        self.max_faces = max_faces
+    def __init__(self):
         self.history: list[dict] = []
 
     def state_dict(self) -> dict:
@@ -37,6 +29,20 @@ class LearningCurveLogger(L.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.history = list(state.get("history", []))
+
+
+class LearningCurveLogger(CurveHistory):
+    """At step 0, every ``every_n_steps`` and at the end: :func:`distillation_gap` on up to
+    ``max_faces`` validation faces of distinct identities (every ordered pair), and the student's
+    per-stage activation scale on the first of those pairs. The student is scored in eval mode, as
+    it is used. Logs ``heldout/<key>`` and writes ``learning_curve.json`` and ``learning_curve.png``
+    into the run directory. Rank zero only.
+    """
+
+    def __init__(self, every_n_steps: int = 5000, max_faces: int = 8):
+        super().__init__()
+        self.every_n_steps = every_n_steps
+        self.max_faces = max_faces
 
     def heldout_faces(self, trainer: L.Trainer) -> torch.Tensor:
         faces = trainer.datamodule.val_set.faces
@@ -92,20 +98,14 @@ class LearningCurveLogger(L.Callback):
         self.measure(trainer, pl_module)
 
 
-class ValidationCurveLogger(L.Callback):
+class ValidationCurveLogger(CurveHistory):
     """After every validation, the chosen logged metrics against the step: ``<name>.json`` and
     ``<name>.png`` in the run folder (the quality regressor's held-out Spearman and MAE, say)."""
 
     def __init__(self, metrics: list[str], name: str = "validation_curve"):
+        super().__init__()
         self.metrics = list(metrics)
         self.name = name
-        self.history: list[dict] = []
-
-    def state_dict(self) -> dict:
-        return {"history": self.history}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.history = list(state.get("history", []))
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
