@@ -80,7 +80,7 @@ def test_unknown_launcher_or_trainer_is_one_line(tmp_path):
 def test_make_variables_choose_launcher_and_seeds():
     result = subprocess.run(["make", "-n", "reproduce-table2", "LAUNCHER=slurm", "SEEDS=0,1,2", "PROFILE=paper"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "mfs-train -m hydra/launcher=slurm experiment=table2 profile=paper ablation=full," in result.stdout and " seed=0,1,2" in result.stdout
+    assert "mfs-train -m hydra/launcher=slurm experiment=table2 profile=paper eval=ffpp ablation=full," in result.stdout and " seed=0,1,2" in result.stdout
 
 
 @pytest.mark.slow

@@ -23,11 +23,12 @@ from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.recognition import IResNet, load_recognition_network
 from mobilefaceswap.models.swapper import load_swapper, save_swapper
+from mobilefaceswap.train import CONFIG_DIR
 from mobilefaceswap.table2 import protocol_sentence
 
 BIN = Path(sys.executable).parent
 TINY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
-ABLATIONS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "ablation").glob("*.yaml"))
+ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
 
 
 def export_onnx(net: torch.nn.Module, path: Path) -> Path:
@@ -85,7 +86,7 @@ def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, com
         assert (tmp_path / "export" / f"{ablation}.onnx").is_file()
         error = run_mfs("eval-ffpp", "--root", ffpp, "--out", tmp_path / "ffpp", "--checkpoint", path, "--frames", "1", "--limit", "1", "--quiet")
         # A random network may draw no detectable face; the swapper must still load and swap the frames.
-        assert error is None or error.endswith("no pair could be scored (see the skipped list)"), (ablation, error)
+        assert error is None or "could be scored" in error, (ablation, error)
         assert list((tmp_path / "ffpp" / ablation / "swapped").glob("*/*.png")), ablation
     assert len(exported) == 6
     capsys.readouterr()
@@ -160,7 +161,7 @@ def test_table2_row_scored_with_the_paper_protocol(tmp_path, face_cache, ffpp):
         cwd=tmp_path, env=env, capture_output=True, text=True,
     )
     assert train.returncode == 0, train.stderr[-3000:]
-    run = tmp_path / "experiments/results/table2/smoke/full"
+    run = tmp_path / "experiments/results/table2/smoke/full/seed_42"
     assert not (run / "failed.json").exists(), (run / "failed.json").read_text()
     evaluation = json.loads((run / "eval.json").read_text())
     assert evaluation["run"]["protocol"] == {"name": "ffpp", "frames_per_video": 1, "compression": "c23", "split": "all FaceSwap pairs", "pairs": 3}
@@ -169,7 +170,7 @@ def test_table2_row_scored_with_the_paper_protocol(tmp_path, face_cache, ffpp):
     assert evaluation["student"]["backends"]["pose"] == f"Hopenet {hopenet}"
     assert set(evaluation) == {"student", "teacher", "run"}  # the teacher, random here, is swapped on the same frames
     assert len(list((run / "ffpp/student/swapped").glob("*/*.png"))) == 3 == len(list((run / "ffpp/teacher/swapped").glob("*/*.png")))
-    table = subprocess.run([BIN / "mfs", "table2", "--results", run.parent, "--out", tmp_path / "table"], capture_output=True, text=True)
+    table = subprocess.run([BIN / "mfs", "table2", "--results", run.parents[1], "--out", tmp_path / "table"], capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     header = (tmp_path / "table/table2.md").read_text().splitlines()[2]
     assert "Scored on FaceForensics++ (3 pairs, 1 frames per video, c23, all FaceSwap pairs)" in header

@@ -28,7 +28,7 @@ from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
 from mobilefaceswap.metrics.pose import Hopenet, hopenet_box, landmark_pose
-from mobilefaceswap.models.identity import IdentityEncoder
+from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.pretrained import load_pretrained
 from mobilefaceswap.models.recognition import load_recognition_network
 from mobilefaceswap.utils import write_json_atomic
@@ -264,13 +264,14 @@ def evaluate_ffpp(
 class _TeacherForOneSource(nn.Module):
     """The teacher with one source fixed: target crops -> (swapped, a mask of ones)."""
 
-    def __init__(self, teacher: nn.Module, source: torch.Tensor, z_id: torch.Tensor):
+    def __init__(self, teacher: nn.Module, source: torch.Tensor, identity: IdentityFeatures):
         super().__init__()
-        self.teacher, self.source, self.z_id = teacher, source, z_id
+        self.teacher, self.source, self.identity = teacher, source, identity
 
     def forward(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(target)
-        image = self.teacher(self.source.expand(n, -1, -1, -1), target.to(self.source.device), self.z_id.expand(n, -1)).cpu()
+        identity = IdentityFeatures(z=self.identity.z.expand(n, -1), map=self.identity.map.expand(n, -1, -1, -1))
+        image = self.teacher(self.source.expand(n, -1, -1, -1), target.to(self.source.device), identity).cpu()
         return image, torch.ones_like(image[:, :1])
 
 
@@ -287,7 +288,7 @@ class TeacherSwapper:
     def bake(self, source: torch.Tensor) -> nn.Module:
         """source: (1, 3, S, S) aligned face in [0, 1], on the CPU; the teacher runs on its own device."""
         source = source.to(next(self.teacher.parameters()).device)
-        return _TeacherForOneSource(self.teacher, source, self.identity(source).z).eval()
+        return _TeacherForOneSource(self.teacher, source, self.identity(source)).eval()
 
 
 def tensor_image(tensor: torch.Tensor) -> np.ndarray:
