@@ -82,7 +82,7 @@ def test_distillation_gap_is_zero_for_a_copy_of_the_teacher_and_sees_a_student_t
     teacher = build_teacher(_teacher_cfg(face_cache), shared_identity=identity)
     copy = MobileFaceSwap()
     copy.load_state_dict(teacher.generator.state_dict())
-    gap = distillation_gap(copy.eval(), teacher, identity, faces)
+    gap = distillation_gap(copy.eval(), teacher, faces, identity(faces))
     assert gap["l1"] == 0 and gap["source_correlation"] == pytest.approx(1.0) and gap["pairs"] == 12
     assert gap["teacher_source_effect"] > 1e-3
 
@@ -92,7 +92,7 @@ def test_distillation_gap_is_zero_for_a_copy_of_the_teacher_and_sees_a_student_t
 
             return SwapOutput(image=target, raw=target, mask=torch.ones_like(target[:, :1]))
 
-    echo = distillation_gap(EchoStudent(), teacher, identity, faces)
+    echo = distillation_gap(EchoStudent(), teacher, faces, identity(faces))
     assert echo["l1"] > 0 and abs(echo["source_correlation"]) < 1e-6 and echo["student_source_effect"] < 1e-6
 
 

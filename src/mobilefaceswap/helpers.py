@@ -85,17 +85,10 @@ def calibrate_on_bundled_faces(generator: MobileFaceSwapTeacher, identity: Ident
     with np.load(prepare_embedded_faces(cfg.calibration.cache_dir, cfg.alignment.size, cfg.alignment.template)) as data:
         faces = torch.stack([to_tensor(face) for face in data["faces"]])
     features = identity(faces)
-    sources, targets = zip(*((s, t) for s in range(len(faces)) for t in range(len(faces)) if s != t))
-    batches = [
-        (faces[list(t)], features.z[list(s)], features.map[list(s)])
-        for s, t in zip(_chunks(sources, cfg.calibration.batch_size), _chunks(targets, cfg.calibration.batch_size))
-    ]
+    pairs = torch.tensor([(s, t) for s in range(len(faces)) for t in range(len(faces)) if s != t])  # (P, 2): source, target
+    batches = [(faces[p[:, 1]], features.z[p[:, 0]], features.map[p[:, 0]]) for p in pairs.split(cfg.calibration.batch_size)]
     calibrate_batchnorm(generator, batches)
-    log.info("random MobileFaceSwap teacher (seed %d): BatchNorm statistics from %d bundled face pairs", cfg.net.seed, len(sources))
-
-
-def _chunks(items: tuple, size: int) -> list[tuple]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    log.info("random MobileFaceSwap teacher (seed %d): BatchNorm statistics from %d bundled face pairs", cfg.net.seed, len(pairs))
 
 
 def build_perceptual(cfg: DictConfig) -> nn.Module:

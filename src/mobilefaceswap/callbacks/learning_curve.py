@@ -59,9 +59,9 @@ class LearningCurveLogger(CurveHistory):
         was_training = pl_module.training
         pl_module.eval()
         student, helpers = pl_module.student, pl_module.helpers
-        gap = distillation_gap(student, helpers["teacher"], helpers["identity"], faces)
-        identity = helpers["identity"](faces[:2])
-        scales = activation_scales(student, faces[1:2], identity.z[:1], identity.map[:1])  # source 0 on target 1
+        features = helpers["identity"](faces)
+        gap = distillation_gap(student, helpers["teacher"], faces, features)
+        scales = activation_scales(student, faces[1:2], features.z[:1], features.map[:1])  # source 0 on target 1
         pl_module.train(was_training)
         self.history.append({"step": trainer.global_step, **gap, "activation_scale": scales})
         for logger in trainer.loggers:

@@ -40,6 +40,7 @@ class FacePairDataModule(L.LightningDataModule):
         augment: bool = True,
         seed: int = 0,
         teacher_cache: str | None = None,
+        val_identities: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -50,8 +51,11 @@ class FacePairDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     def split(self, faces: FaceSet) -> tuple[FaceSet, FaceSet]:
-        """Training and validation faces (default: the same faces, different pairs)."""
-        return faces, faces
+        """Training and validation faces: with ``val_identities`` >= 2, that many identities are
+        held out of training (chosen from the seed); with 0, the same faces in other pairs."""
+        if not self.hparams.val_identities:
+            return faces, faces
+        return faces.split_by_identity(self.hparams.val_identities, self.hparams.seed)
 
     def train_faces(self) -> FaceSet:
         return self.split(self.load_faces())[0]
@@ -91,10 +95,9 @@ class EmbeddedFacesDataModule(FacePairDataModule):
     """The faces in the photos bundled with insightface and scikit-image (see ``data.embedded``),
     each its own identity."""
 
-    def __init__(self, cache_dir: str = "~/.cache/mobilefaceswap", val_identities: int = 0, **kwargs):
+    def __init__(self, cache_dir: str = "~/.cache/mobilefaceswap", **kwargs):
         super().__init__(**kwargs)
         self.cache_dir = cache_dir
-        self.val_identities = val_identities
 
     def prepare_data(self) -> None:
         prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)
@@ -103,22 +106,14 @@ class EmbeddedFacesDataModule(FacePairDataModule):
         with np.load(prepare_embedded_faces(self.cache_dir, self.hparams.size, self.hparams.template)) as data:
             return FaceSet(data["faces"], data["identities"])
 
-    def split(self, faces: FaceSet) -> tuple[FaceSet, FaceSet]:
-        """With ``val_identities`` >= 2, that many faces are held out of training (chosen from the
-        seed); with 0 the validation pairs reuse the training faces."""
-        if not self.val_identities:
-            return faces, faces
-        return faces.split_by_identity(self.val_identities, self.hparams.seed)
-
 
 class VGGFace2DataModule(FacePairDataModule):
     """A ``mfs prepare-data`` cache: memory-mapped shards, split by identity (``val_identities``
     held out, chosen from ``seed``); cached face-parsing masks are used when present."""
 
     def __init__(self, cache: str, val_identities: int = 50, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(val_identities=val_identities, **kwargs)
         self.cache = Path(cache).expanduser()
-        self.val_identities = val_identities
 
     def load_faces(self) -> FaceSet:
         index = self.cache / "index.csv"
@@ -136,6 +131,3 @@ class VGGFace2DataModule(FacePairDataModule):
         masks = ShardedArray(mask_files) if mask_files and len(mask_files) == len(faces.paths) else None
         log.info("VGGFace2 cache %s: %d faces; masks %s", self.cache, len(names), "cached" if masks else "from the parser on the fly")
         return FaceSet(faces, np.unique(names, return_inverse=True)[1], masks)
-
-    def split(self, faces: FaceSet) -> tuple[FaceSet, FaceSet]:
-        return faces.split_by_identity(self.val_identities, self.hparams.seed)

@@ -2,7 +2,7 @@
 
 import torch
 
-from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
+from mobilefaceswap.models.identity import IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap
 
 
@@ -22,11 +22,12 @@ def deviation_from_source_mean(images: torch.Tensor, sources_per_target: int) ->
 
 @torch.no_grad()
 def distillation_gap(
-    student: MobileFaceSwap, teacher, identity: IdentityEncoder, faces: torch.Tensor, batch_size: int = 16
+    student: MobileFaceSwap, teacher, faces: torch.Tensor, features: IdentityFeatures, batch_size: int = 16
 ) -> dict[str, float]:
     """Student against teacher on every ordered pair (source, target) of distinct held-out ``faces``.
 
-    faces: (N, 3, S, S) in [0, 1], N >= 3 so that each target has at least two sources.
+    faces: (N, 3, S, S) in [0, 1], N >= 3 so that each target has at least two sources; ``features``:
+    their identity features, as the student's identity network gives them.
     Returns L1 and PSNR (dB, mean over pairs) of the student's output against the teacher's,
     ``source_correlation``: the Pearson correlation between what changing the source does to the
     student's output and what it does to the teacher's (0: the student ignores the source as the
@@ -36,7 +37,6 @@ def distillation_gap(
     n = len(faces)
     if n < 3:
         raise ValueError(f"the distillation gap needs at least 3 held-out faces, got {n}")
-    features = identity(faces)
     pairs = [(s, t) for t in range(n) for s in range(n) if s != t]  # grouped by target, n - 1 sources each
     teacher_out, student_out = [], []
     for start in range(0, len(pairs), batch_size):

@@ -57,13 +57,19 @@ def read_state_dict(path: str | Path, config_key: str, expected: str) -> dict[st
         state = state.state_dict()
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
-    if isinstance(state, dict) and str(state.get("format", "")).startswith("mobilefaceswap-swapper/"):
+    if isinstance(state, dict) and state.get("format") in swapper_formats():
         state = state["student"]  # a swapper file: its student's state dict
     if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{config_key}: {path} holds no state dict (expected {expected})")
     return state
+
+
+def swapper_formats() -> tuple[str, ...]:
+    from mobilefaceswap.models.swapper import READABLE_FORMATS  # swapper.py builds on this module
+
+    return READABLE_FORMATS
 
 
 def load_pretrained(
