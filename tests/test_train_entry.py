@@ -119,6 +119,7 @@ def test_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, fac
     ("loss.adversarial=foo", "loss.adversarial='foo': use hinge, lsgan or nonsaturating"),  # the dataclass's own check
     ("data.batch_size=2.5", "data.batch_size: input should be a valid integer"),  # declared by the parent's __init__
     ("model.optim.betas=[a,0.99]", "model.optim.betas.0: input should be a valid number"),
+    ("model.optim.injection_lr_scaling=bogus", "model.optim.injection_lr_scaling='bogus': use fan_in or none"),
 ])
 def test_config_types_are_checked_against_their_consumers(compose_train, override, message):
     from mobilefaceswap.config import ConfigTypeError, check_value_types

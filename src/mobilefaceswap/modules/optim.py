@@ -14,6 +14,9 @@ import math
 from torch import nn
 
 
+INJECTION_LR_SCALINGS = ("fan_in", "none")  # checked by OptimConfig
+
+
 def fan_in(weight: nn.Parameter) -> int:
     """Inputs per output of a Linear (out, in) or Conv (out, in, k, k) weight."""
     return math.prod(weight.shape[1:])
@@ -24,8 +27,6 @@ def generator_param_groups(student: nn.Module, lr: float, injection_scaling: str
 
     ``injection_scaling="none"`` gives one group at ``lr`` (the unscaled behaviour, kept to measure it).
     """
-    if injection_scaling not in ("fan_in", "none"):
-        raise ValueError(f"model.optim.injection_lr_scaling={injection_scaling!r}: use fan_in or none")
     if injection_scaling == "none":
         return [{"params": list(student.parameters()), "lr": lr, "name": "student"}]
     scaled = {id(p) for name, p in student.iin.named_parameters() if p.ndim >= 2}

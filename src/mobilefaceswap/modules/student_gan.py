@@ -11,7 +11,7 @@ from torch import nn
 from mobilefaceswap import losses
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
-from mobilefaceswap.modules.optim import generator_param_groups
+from mobilefaceswap.modules.optim import INJECTION_LR_SCALINGS, generator_param_groups
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ class OptimConfig:
     betas: tuple[float, float] = field(default=(0.0, 0.99))
     injection_lr_scaling: str = "fan_in"  # fan_in: equalised learning rate for the IIN (modules/optim.py) | none
     max_nonfinite_steps: int = 10  # consecutive skipped updates before the run stops
+
+    def __post_init__(self):
+        if self.injection_lr_scaling not in INJECTION_LR_SCALINGS:
+            raise ValueError(f"model.optim.injection_lr_scaling={self.injection_lr_scaling!r}: use fan_in or none")
 
 
 @dataclass
