@@ -138,14 +138,14 @@ def test_truncated_video_in_every_container_is_detected_and_written(tmp_path, su
     image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
     clip = make_sample_clip(tmp_path / f"clip{suffix}", image, (160, 96), frames=24)
     output = tmp_path / "out.mkv"
-    assert not transcode(clip, output, lambda frame: frame, progress=False).truncated
+    assert not transcode(clip, output, lambda frame, seconds: frame, progress=False).truncated
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~umask  # as any file the user creates
     data = clip.read_bytes()
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(data[: len(data) // 2])
-    result = transcode(cut, output, lambda frame: frame, progress=False)
+    result = transcode(cut, output, lambda frame, seconds: frame, progress=False)
     assert result.truncated and 0 < result.frames < 24
     assert video_info(output)["frames"] == result.frames  # written up to the last good frame
 

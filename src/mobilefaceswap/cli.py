@@ -45,14 +45,20 @@ def _swap(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import Swapping, plan_swaps, read_image, swap_targets
+    from mobilefaceswap.inference.video import VideoEncoding
     from mobilefaceswap.models.swapper import load_swapper
     from mobilefaceswap.provenance.record import Provenance
 
+    encoding = VideoEncoding(args.codec, args.crf, args.preset)  # bad values: one line before any work
     target = Path(args.target)
     inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     pipeline = FaceSwapPipeline(
-        load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime
+        load_swapper(args.checkpoint),
+        redetect_every=args.redetect_every,
+        smoothing=args.smoothing,
+        smoothing_beta=args.smoothing_beta,
+        runtime=args.runtime,
     )
     source = read_image(args.source)
     if args.aligned:
@@ -69,7 +75,7 @@ def _swap(args: argparse.Namespace) -> None:
             raise ValueError("--c2pa-cert and --c2pa-key go together")
         signer = C2paSigner(args.c2pa_cert, args.c2pa_key, args.c2pa_alg)
     provenance = Provenance.of_model(args.checkpoint, watermark=not args.no_watermark, c2pa=signer)
-    swapping = Swapping(pipeline, provenance, aligned=args.aligned, progress=not args.quiet)
+    swapping = Swapping(pipeline, provenance, aligned=args.aligned, progress=not args.quiet, encoding=encoding)
     summary = swap_targets(swapping, plan, folder=target.is_dir())
     print(json.dumps(summary.as_dict(), indent=2))
 
@@ -102,7 +108,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.out:
         refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
-    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper)
+    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper,
+                       memory_seconds=tuple(args.memory_seconds), checkpoint=args.checkpoint)
     text = json.dumps(report, indent=2)
     if args.out:
         write_text_atomic(Path(args.out), text + "\n")
@@ -277,6 +284,13 @@ def _table2(args: argparse.Namespace) -> None:
     print(f"written: {md} and {table}")
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is negative; use 0 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -302,7 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--only", help="swap only faces of the person in this image")
     swap.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
     swap.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
-    swap.add_argument("--smoothing", type=float, default=0.5, help="video: weight of past landmarks (0 = none)")
+    swap.add_argument("--smoothing", type=_non_negative, default=1.0, metavar="HZ",
+                      help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face (0 = none)")
+    swap.add_argument("--smoothing-beta", type=_non_negative, default=2.0,
+                      help="video: how fast the cutoff rises with the face's speed (in eye distances per second); higher lags less")
+    swap.add_argument("--codec", default="h264", help="video: h264 or hevc")
+    swap.add_argument("--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (smallest)")
+    swap.add_argument("--preset", default="ultrafast", help="video: x264/x265 preset, ultrafast .. veryslow (slower: smaller files)")
     swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
     swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
@@ -325,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--checkpoint", help="swapper file (default: random weights; speed does not depend on them)")
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
-    bench.add_argument("--frames", type=int, default=100, help="frames of the 720p clip")
+    bench.add_argument("--frames", type=int, default=100, help="frames of each pipeline clip (720p one face, three faces, 1080p)")
+    bench.add_argument("--memory-seconds", type=float, nargs=2, default=[10.0, 60.0], metavar=("SHORT", "LONG"),
+                       help="lengths of the two 720p clips whose peak RSS under mfs swap is compared")
     bench.set_defaults(run=_bench)
 
     verify = commands.add_parser("verify", help="is a file (or each file of a folder) marked as synthetic: watermark, metadata")

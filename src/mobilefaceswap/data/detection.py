@@ -59,22 +59,32 @@ class DlibFaceDetector:
 
         return dlib.get_frontal_face_detector(), dlib.shape_predictor(dlib_model_file("shape_predictor_68_face_landmarks.dat"))
 
-    def __call__(self, image: np.ndarray, upsample: int | None = None) -> list[DetectedFace]:
-        """image: (H, W, 3) uint8 RGB -> faces, largest first. ``upsample`` finds smaller faces, slower."""
+    def __call__(self, image: np.ndarray, upsample: int | None = None, scale: float = 1.0) -> list[DetectedFace]:
+        """image: (H, W, 3) uint8 RGB -> faces, largest first. ``upsample`` finds smaller faces, slower.
+
+        ``scale`` < 1 searches a downscaled copy (HOG's cost falls with its area) and places the
+        landmarks on the full image, so they keep its precision.
+        """
+        import cv2
+        import dlib
+
         detector, predictor = self._models
         image = np.ascontiguousarray(image)
-        rects, scores, _ = detector.run(image, self.upsample if upsample is None else upsample, self.min_score)
+        searched = image if scale >= 1 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        rects, scores, _ = detector.run(searched, self.upsample if upsample is None else upsample, self.min_score)
         faces = []
         for rect, score in zip(rects, scores):
+            if scale < 1:
+                rect = dlib.rectangle(*(round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom())))
             shape = predictor(image, rect)
             points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], np.float32)
             faces.append(DetectedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score), points))
         return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
-    def in_window(self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0) -> list[DetectedFace]:
+    def in_window(self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0, scale: float = 1.0) -> list[DetectedFace]:
         """Faces inside ``box`` (left, top, right, bottom) of ``image``, in image coordinates."""
         left, top, right, bottom = box
-        faces = self(image[top:bottom, left:right], upsample)
+        faces = self(image[top:bottom, left:right], upsample, scale)
         shift = np.array([left, top], np.float32)
         return [
             DetectedFace((f.box[0] + left, f.box[1] + top, f.box[2] + left, f.box[3] + top), f.score, f.landmarks68 + shift)

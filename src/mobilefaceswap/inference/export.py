@@ -39,24 +39,27 @@ def onnx_bytes(baked: nn.Module, size: int) -> bytes:
     return buffer.getvalue()
 
 
-def onnx_session(model: bytes | str, threads: int = 2):
+def onnx_session(model: bytes | str, threads: int = 2, spinning: bool = True):
+    """``spinning=False`` when other threads need the cores (the video pipeline's decoder and
+    encoder): idle ONNX Runtime threads then sleep instead of busy-waiting."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxBaked:
     """A baked network run by ONNX Runtime, called like the PyTorch module."""
 
-    def __init__(self, model: bytes | str, threads: int = 2):
-        self.session = onnx_session(model, threads)
+    def __init__(self, model: bytes | str, threads: int = 2, spinning: bool = True):
+        self.session = onnx_session(model, threads, spinning)
 
     @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2) -> "OnnxBaked":
-        return cls(onnx_bytes(baked, size), threads)
+    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, spinning: bool = True) -> "OnnxBaked":
+        return cls(onnx_bytes(baked, size), threads, spinning)
 
     def run(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, 3, S, S) float32 in [0, 1] -> swapped (B, 3, S, S), mask (B, 1, S, S)."""

@@ -1,7 +1,17 @@
 """Pasting a swapped, aligned crop back into the frame through the inverse alignment."""
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
+
+
+@lru_cache(maxsize=4)
+def _feather(size: int, kernel: int, border: int) -> np.ndarray:
+    """The crop's border ramp; the same for every frame, so made once."""
+    feather = np.zeros((size, size), np.float32)
+    feather[border:-border, border:-border] = 1.0
+    return cv2.blur(feather, (kernel, kernel))
 
 
 def blend_mask(mask: np.ndarray, kernel: int = 11, blur: int = 7, border: int = 10) -> np.ndarray:
@@ -10,9 +20,7 @@ def blend_mask(mask: np.ndarray, kernel: int = 11, blur: int = 7, border: int = 
     element = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
     m = cv2.erode(cv2.dilate(m, element), element, iterations=2)
     m = cv2.blur(m, (blur, blur))
-    feather = np.zeros_like(m)
-    feather[border:-border, border:-border] = 1.0
-    return m * cv2.blur(feather, (kernel, kernel))
+    return m * _feather(m.shape[0], kernel, border)
 
 
 def paste_back(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -34,7 +42,7 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     shifted[:, 2] -= (x0, y0)
     roi = (x1 - x0, y1 - y0)
     face = cv2.warpAffine(crop, shifted, roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(blend_mask(mask), shifted, roi, flags=cv2.INTER_LINEAR)[..., None]
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(face * alpha + region * (1 - alpha), 0, 255).astype(np.uint8)
+    alpha = cv2.warpAffine(blend_mask(mask), shifted, roi, flags=cv2.INTER_LINEAR)
+    region = frame[y0:y1, x0:x1]
+    frame[y0:y1, x0:x1] = cv2.blendLinear(face, region, alpha, 1 - alpha)  # uint8 in, uint8 out, in one pass
     return frame

@@ -9,7 +9,7 @@ import numpy as np
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, is_video, transcode
+from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, is_video, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
 from mobilefaceswap.utils import check_writable_folder, refuse_overwrite, write_atomic
@@ -59,8 +59,16 @@ def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None
 class Swapping:
     """Swaps targets one by one into outputs, counting what happened."""
 
-    def __init__(self, pipeline: FaceSwapPipeline, provenance: Provenance, aligned: bool = False, progress: bool = True):
+    def __init__(
+        self,
+        pipeline: FaceSwapPipeline,
+        provenance: Provenance,
+        aligned: bool = False,
+        progress: bool = True,
+        encoding: VideoEncoding | None = None,
+    ):
         self.pipeline = pipeline
+        self.encoding = encoding or VideoEncoding()
         self.provenance = provenance
         self.aligned = aligned
         self.progress = progress
@@ -74,11 +82,11 @@ class Swapping:
             self.summary.watermarks[str(destination)] = f"{record.watermark_id:08x}"
         return record
 
-    def _frame(self, frame: np.ndarray, video: bool) -> np.ndarray:
+    def _frame(self, frame: np.ndarray, video: bool, seconds: float | None = None) -> np.ndarray:
         if self.aligned:  # raw network output, as the released code writes without merging
             out, count = self.pipeline.swap_aligned(self.pipeline.as_crop(frame))[0], 1
         else:
-            out, count = self.pipeline.swap_frame(frame, video=video)
+            out, count = self.pipeline.swap_frame(frame, video=video, seconds=seconds)
         self.summary.frames += 1
         self.summary.faces_swapped += count
         self.summary.frames_without_face += count == 0
@@ -94,8 +102,14 @@ class Swapping:
     def video(self, source: Path, destination: Path) -> None:
         self.pipeline.reset()
         record = self._record(destination)
-        result = transcode(source, destination, lambda frame: record.mark(self._frame(frame, video=True)),
-                           progress=self.progress, metadata=container_tags(record.as_dict()))
+
+        def swap(frame: np.ndarray, seconds: float | None) -> np.ndarray:
+            marked = self._frame(frame, video=True, seconds=seconds)
+            with self.pipeline.times("watermark"):
+                return record.mark(marked)
+
+        result = transcode(source, destination, swap, progress=self.progress, encoding=self.encoding,
+                           metadata=container_tags(record.as_dict()), times=self.pipeline.times)
         self.provenance.seal(destination, record)
         self.summary.videos += 1
         if result.truncated:

@@ -1,26 +1,80 @@
-"""Video in and out with PyAV (FFmpeg): frames are processed one by one, fps and size are
-kept, the audio track is carried over (re-encoded as AAC, which every container takes), and
-the output appears atomically."""
+"""Video in and out with PyAV (FFmpeg).
+
+Decoding, processing and encoding run on three threads joined by bounded queues, so that
+FFmpeg's work overlaps with swapping and memory stays flat however long the video. Frames
+come out upright (the display matrix of phone clips is applied), keep their timestamps
+(variable frame rates stay variable), and the audio is copied packet for packet where the
+output container takes its codec (re-encoded as AAC where not); the output appears atomically.
+"""
 
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.inference.stage_times import StageTimes
 from mobilefaceswap.utils import write_atomic
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
-# Outputs are H.264 + AAC, which every container here takes but WebM.
+# Outputs are H.264 or HEVC + the audio, which every container here takes but WebM.
 OUTPUT_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".webm"}
+# Audio codecs each output container takes as they are (stream copy); others are re-encoded as AAC.
+_MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
+COPYABLE_AUDIO: dict[str, set[str] | None] = {
+    ".mp4": _MP4_AUDIO,
+    ".m4v": _MP4_AUDIO,
+    ".mov": _MP4_AUDIO - {"opus", "flac"} | {"pcm_s16le", "pcm_s24le"},
+    ".mkv": None,  # Matroska takes any codec
+    ".avi": {"aac", "mp3", "ac3", "pcm_s16le"},
+}
+# Containers that carry each frame's timestamp; AVI has a constant frame rate.
+TIMESTAMPED_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
+
+
+@dataclass(frozen=True)
+class VideoEncoding:
+    """How output videos are encoded: ``codec`` (h264 or hevc), constant rate factor ``crf``
+    (0 lossless .. 51 worst; 18 looks like the input) and the encoder ``preset`` (ultrafast:
+    the least CPU, so the most frames per second beside the swapping; slower presets make
+    smaller files)."""
+
+    codec: str = "h264"
+    crf: int = 18
+    preset: str = "ultrafast"
+
+    ENCODERS = {"h264": "libx264", "hevc": "libx265"}
+    PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+    CRF_RANGE = (0, 51)
+
+    def __post_init__(self):
+        if self.codec not in self.ENCODERS:
+            raise DataError(f"--codec {self.codec}: use one of {', '.join(self.ENCODERS)}")
+        low, high = self.CRF_RANGE
+        if not low <= self.crf <= high:
+            raise DataError(f"--crf {self.crf}: use {low} (lossless) to {high} (smallest); 18 looks like the input")
+        if self.preset not in self.PRESETS:
+            raise DataError(f"--preset {self.preset}: use one of {', '.join(self.PRESETS)}")
+
+    def add_stream(self, container, rate: Fraction, width: int, height: int):
+        stream = container.add_stream(self.ENCODERS[self.codec], rate=rate)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.codec == "hevc":
+            stream.options["x265-params"] = "log-level=error"
+            stream.codec_tag = "hvc1"  # the HEVC tag Apple's players accept
+        return stream
 
 
 @dataclass
@@ -31,44 +85,163 @@ class VideoResult:
     height: int
     audio: bool
     truncated: bool
+    audio_copied: bool = False  # the audio packets were copied, not re-encoded
+    rotation: int = 0  # degrees counter-clockwise applied to make the frames upright
 
 
 def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-class _Writer:
-    """Encodes and muxes on a thread of its own, so that encoding overlaps with swapping."""
+@dataclass
+class _Picture:
+    rgb: np.ndarray  # upright
+    pts: int | None  # in the input stream's time base
+    seconds: float | None
+    rotation: int
 
-    def __init__(self, container, video, audio):
-        self.container, self.streams = container, [s for s in (video, audio) if s is not None]
-        self.queue: queue.Queue = queue.Queue(maxsize=8)
+
+class _Worker:
+    """A thread fed through a bounded queue; its error is re-raised in the caller's thread."""
+
+    def __init__(self, run: Callable[[], None], size: int = 8):
+        self.queue: queue.Queue = queue.Queue(maxsize=size)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.stop = threading.Event()
+        self._run = run
+        self.thread = threading.Thread(target=self._main, daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
+    def _main(self) -> None:
+        try:
+            self._run()
+        except BaseException as err:
+            self.error = err
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class _Reader(_Worker):
+    """Demuxes and decodes on its own thread: upright RGB pictures, audio frames or, when the
+    audio is copied, audio packets; None at the end. Damaged packets are skipped and counted."""
+
+    def __init__(self, container, video, audio, copy_audio: bool, times: StageTimes):
+        self.container, self.video, self.audio, self.copy_audio, self.times = container, video, audio, copy_audio, times
+        self.damaged = self.pictures = 0
+        super().__init__(self._read)
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():  # the consumer may have given up: never block for good
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _emit(self, stream, decoded) -> None:
+        for frame in decoded:
+            if stream is self.audio:
+                frame.pts = None  # the encoder numbers samples itself
+                self._put(frame)
+                continue
+            with self.times("decode"):
+                rgb, rotation = upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+            self._put(_Picture(rgb, frame.pts, frame.time, rotation))
+            self.pictures += 1
+
+    def _read(self) -> None:
+        streams = [s for s in (self.video, self.audio) if s is not None]
+        try:
+            for packet in self.container.demux(*streams):
+                if self.stop.is_set():
+                    break
+                if packet.stream is self.audio and self.copy_audio:
+                    if packet.dts is not None and packet.size:
+                        self._put(packet)
+                    continue
+                try:
+                    with self.times("decode"):
+                        decoded = packet.decode()
+                except av.error.FFmpegError:
+                    self.damaged += 1  # a damaged or missing packet: skip it, keep what decodes
+                    continue
+                self._emit(packet.stream, decoded)
+        except av.error.FFmpegError as err:
+            self.damaged += 1
+            log.warning("reading stopped after frame %d (%s)", self.pictures, err)
+        finally:
+            if self.damaged:  # the demuxer stopped early: frames still inside the decoders come out now
+                for stream in streams:
+                    if stream is self.audio and self.copy_audio:
+                        continue
+                    try:
+                        self._emit(stream, stream.codec_context.decode(None))
+                    except av.error.FFmpegError:
+                        pass
+            self._put(None)
+
+    def items(self) -> Iterator:
+        while (item := self.queue.get()) is not None:
+            yield item
+        self.check()
+
+
+class _Writer(_Worker):
+    """Converts, encodes and muxes on its own thread, so that encoding overlaps with swapping."""
+
+    def __init__(self, container, video, audio, times: StageTimes):
+        self.container, self.video, self.audio, self.times = container, video, audio, times
+        super().__init__(self._write)
+
+    def _write(self) -> None:
         try:
             while (item := self.queue.get()) is not None:
-                stream, frame = item
-                self.container.mux(stream.encode(frame))
-            for stream in self.streams:
-                self.container.mux(stream.encode(None))  # flush
-        except BaseException as err:  # re-raised in the caller's thread
-            self.error = err
-            while self.queue.get() is not None:
+                with self.times("encode"):
+                    if isinstance(item, av.Packet):  # copied audio
+                        item.stream = self.audio
+                        self.container.mux(item)
+                    elif isinstance(item, av.AudioFrame):
+                        self.container.mux(self.audio.encode(item))
+                    else:
+                        self.container.mux(self.video.encode(video_frame(*item)))
+            with self.times("encode"):
+                for stream in (self.video, self.audio):
+                    if stream is not None and stream.codec_context.is_encoder:
+                        self.container.mux(stream.encode(None))  # flush
+        except BaseException:
+            while self.queue.get() is not None:  # let the producer finish; it sees the error
                 pass
+            raise
 
-    def put(self, stream, frame) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put((stream, frame))
+    def put(self, item) -> None:
+        self.check()
+        self.queue.put(item)
 
     def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        self.check()
+
+
+def upright(rgb: np.ndarray, rotation: int) -> tuple[np.ndarray, int]:
+    """A decoded picture and its display rotation (degrees counter-clockwise, as PyAV reads the
+    display matrix) -> the picture as it is meant to be seen, and the rotation applied."""
+    quarter = round(rotation / 90) % 4
+    turns = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+    return (cv2.rotate(rgb, turns[quarter]) if quarter else rgb), 90 * quarter
+
+
+def video_frame(rgb: np.ndarray, pix_fmt: str, pts: int, time_base: Fraction) -> av.VideoFrame:
+    """RGB -> a frame in the encoder's format; OpenCV converts to 4:2:0 several times faster than swscale."""
+    if pix_fmt == "yuv420p":
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    else:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    frame.pts, frame.time_base = pts, time_base
+    return frame
 
 
 def expected_frames(container, stream, fps) -> int:
@@ -85,22 +258,26 @@ def expected_frames(container, stream, fps) -> int:
 def transcode(
     source: str | Path,
     destination: str | Path,
-    process: Callable[[np.ndarray], np.ndarray],
+    process: Callable[[np.ndarray, float | None], np.ndarray],
     progress: bool = True,
-    crf: int = 18,
-    preset: str = "superfast",
+    encoding: VideoEncoding | None = None,
     metadata: dict[str, str] | None = None,
+    times: StageTimes | None = None,
 ) -> VideoResult:
-    """Decode ``source``, apply ``process`` to every RGB frame, encode H.264 to ``destination``
-    (with ``metadata`` as the container's tags).
+    """Decode ``source``, apply ``process(rgb, seconds)`` to every upright RGB frame, encode it
+    with ``encoding`` to ``destination`` (with ``metadata`` as the container's tags); ``times``
+    collects the time spent decoding and encoding.
 
     A decoding error part-way, or fewer frames than the container announces (a truncated
     file), ends the video there with a warning; what was decoded is written, and the result
     says ``truncated``.
     """
     destination = Path(destination)
-    if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
+    suffix = destination.suffix.lower()
+    if suffix not in OUTPUT_VIDEO_SUFFIXES:
         raise DataError(f"{destination}: video outputs end in {', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))}")
+    encoding = encoding or VideoEncoding()
+    times = times or StageTimes()
     try:
         inp = av.open(str(source))
     except (av.error.FFmpegError, OSError) as err:
@@ -114,57 +291,58 @@ def transcode(
     if in_audio is not None and in_audio.codec_context.layout.nb_channels == 0:
         log.warning("%s: the audio stream cannot be read; the output has no sound", source)
         in_audio = None
-    fps = in_video.average_rate or in_video.guessed_rate or 25
-    width, height = in_video.codec_context.width, in_video.codec_context.height
+    copyable = COPYABLE_AUDIO[suffix]
+    copy_audio = in_audio is not None and (copyable is None or in_audio.codec_context.name in copyable)
+    fps = in_video.average_rate or in_video.guessed_rate or Fraction(25)
     expected = expected_frames(inp, in_video, fps)
-    frames, damaged = 0, 0
+    keep_timestamps = suffix in TIMESTAMPED_SUFFIXES
+    frames, damaged, size, rotation = 0, 0, (in_video.codec_context.width, in_video.codec_context.height), 0
 
     def encode(tmp: str) -> None:
-        nonlocal frames, damaged
-        with av.open(tmp, "w") as out:
-            out.metadata.update(metadata or {})
-            out_video = out.add_stream("libx264", rate=fps)
-            out_video.width, out_video.height = width, height
-            out_video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-            out_video.options = {"crf": str(crf), "preset": preset}
-            out_audio = None
-            if in_audio is not None:
-                out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
-            writer = _Writer(out, out_video, out_audio)
-            bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
-            streams = [s for s in (in_video, in_audio) if s is not None]
-
-            def emit(stream, decoded) -> None:
-                nonlocal frames
-                for frame in decoded:
-                    if stream is in_audio:
-                        frame.pts = None  # the encoder numbers samples itself
-                        writer.put(out_audio, frame)
-                    else:
-                        writer.put(out_video, av.VideoFrame.from_ndarray(process(frame.to_ndarray(format="rgb24")), format="rgb24"))
+        nonlocal frames, size, rotation, damaged
+        reader = _Reader(inp, in_video, in_audio, copy_audio, times)
+        bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
+        writer, pending, last_pts = None, [], None
+        # Timestamps: the input's own where the container keeps them, else one frame per tick.
+        time_base = in_video.time_base if keep_timestamps else 1 / fps
+        step = max(1, round(1 / (fps * time_base)))
+        try:
+            with av.open(tmp, "w") as out:
+                out.metadata.update(metadata or {})
+                try:
+                    for item in reader.items():
+                        if not isinstance(item, _Picture):
+                            (pending.append if writer is None else writer.put)(item)  # audio before the first picture waits
+                            continue
+                        if writer is None:  # the first picture gives the upright size
+                            height, width = item.rgb.shape[:2]
+                            size, rotation = (width, height), item.rotation
+                            out_video = encoding.add_stream(out, fps, width, height)
+                            out_video.codec_context.time_base = time_base
+                            if copy_audio:
+                                out_audio = out.add_stream_from_template(in_audio)
+                            elif in_audio is not None:
+                                out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
+                            else:
+                                out_audio = None
+                            writer = _Writer(out, out_video, out_audio, times)
+                            for waiting in pending:
+                                writer.put(waiting)
+                        pts = item.pts if keep_timestamps and item.pts is not None else None
+                        if pts is None or (last_pts is not None and pts <= last_pts):  # none given, or out of order
+                            pts = 0 if last_pts is None else last_pts + step
+                        last_pts = pts
+                        writer.put((process(item.rgb, item.seconds), out_video.pix_fmt, pts, time_base))
                         frames += 1
                         bar.update()
-
-            try:
-                for packet in inp.demux(*streams):
-                    try:
-                        decoded = packet.decode()
-                    except av.error.FFmpegError:
-                        damaged += 1  # a damaged or missing packet: skip it, keep what decodes
-                        continue
-                    emit(packet.stream, decoded)
-            except av.error.FFmpegError as err:
-                damaged += 1
-                log.warning("%s: reading stopped after frame %d (%s)", source, frames, err)
-            finally:
-                if damaged:  # the demuxer stopped early: frames still inside the decoders come out now
-                    for stream in streams:
-                        try:
-                            emit(stream, stream.codec_context.decode(None))
-                        except av.error.FFmpegError:
-                            pass
-                bar.close()
-                writer.close()
+                finally:
+                    if writer is not None:
+                        writer.close()
+        finally:
+            reader.stop.set()
+            reader.thread.join()
+            bar.close()
+        damaged = reader.damaged
         if frames == 0:
             raise DataError(f"no frame could be decoded from {source}")
 
@@ -176,7 +354,7 @@ def transcode(
     if truncated:
         announced = f" of its {expected}" if expected else ""
         log.warning("%s is damaged or truncated: %d%s frames decoded and written", source, frames, announced)
-    return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
+    return VideoResult(frames, float(fps), size[0], size[1], in_audio is not None, truncated, copy_audio, rotation)
 
 
 def make_sample_clip(
