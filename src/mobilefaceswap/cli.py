@@ -292,6 +292,8 @@ def _non_negative(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
+
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     stats = commands.add_parser("stats", help="params and MACs of the baked student beside the paper's")
@@ -316,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--only", help="swap only faces of the person in this image")
     swap.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
     swap.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
-    swap.add_argument("--smoothing", type=_non_negative, default=1.0, metavar="HZ",
+    swap.add_argument("--smoothing", type=_non_negative, default=SMOOTHING_MIN_CUTOFF, metavar="HZ",
                       help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face (0 = none)")
-    swap.add_argument("--smoothing-beta", type=_non_negative, default=2.0,
+    swap.add_argument("--smoothing-beta", type=_non_negative, default=SMOOTHING_BETA,
                       help="video: how fast the cutoff rises with the face's speed (in eye distances per second); higher lags less")
     swap.add_argument("--codec", default="h264", help="video: h264 or hevc")
     swap.add_argument("--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (smallest)")

@@ -60,7 +60,8 @@ class DlibFaceDetector:
         return dlib.get_frontal_face_detector(), dlib.shape_predictor(dlib_model_file("shape_predictor_68_face_landmarks.dat"))
 
     def __call__(self, image: np.ndarray, upsample: int | None = None, scale: float = 1.0) -> list[DetectedFace]:
-        """image: (H, W, 3) uint8 RGB -> faces, largest first. ``upsample`` finds smaller faces, slower.
+        """image: (H, W, 3) uint8 RGB or (H, W) grey -> faces, largest first. ``upsample`` finds
+        smaller faces, slower.
 
         ``scale`` < 1 searches a downscaled copy (HOG's cost falls with its area) and places the
         landmarks on the full image, so they keep its precision.

@@ -21,7 +21,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.inference.export import OnnxBaked
 from mobilefaceswap.inference.paste import paste_back
-from mobilefaceswap.inference.smoothing import LandmarkFilter
+from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF, LandmarkFilter
 from mobilefaceswap.inference.stage_times import StageTimes
 from mobilefaceswap.models.swapper import Swapper
 
@@ -38,13 +38,20 @@ class Track:
     landmarks: np.ndarray  # (5, 2) smoothed over time: what the face is aligned with
     keep: bool  # swap this face (False: it does not match --only)
     smoother: LandmarkFilter
+    misses: int = 0  # detections in a row that did not find this face (it was followed by flow)
 
 
 # Video search sizes: the whole frame is searched with its long side at DETECT_SIDE pixels
 # (upsampled once by dlib: faces from about 1/8 of that side up), a tracked face's window with
-# the eyes WINDOW_EYE_DISTANCE pixels apart (dlib's HOG finds faces from 80 pixels wide).
+# its size (eye distance, see _face_size) at WINDOW_FACE_SIZE pixels (dlib's HOG finds faces
+# from 80 pixels wide); the
+# landmarks are then placed on the full-size frame.
 DETECT_SIDE = 640
-WINDOW_EYE_DISTANCE = 48.0
+WINDOW_FACE_SIZE = 48.0
+FLOW_FACE_SIZE = 64.0  # optical flow needs no more detail than this to follow five landmarks
+# A face the detector misses (turned away, blurred) is followed by optical flow for up to this
+# many detections in a row before it is given up.
+MAX_MISSES = 4
 
 
 class FaceSwapPipeline:
@@ -54,8 +61,8 @@ class FaceSwapPipeline:
         detector: DlibFaceDetector | None = None,
         redetect_every: int = 5,
         full_detect_every: int = 50,
-        smoothing: float = 1.0,
-        smoothing_beta: float = 2.0,
+        smoothing: float = SMOOTHING_MIN_CUTOFF,
+        smoothing_beta: float = SMOOTHING_BETA,
         only_threshold: float = DlibFaceRecognizer.same_person_distance,
         runtime: str = "torch",
     ):
@@ -132,59 +139,78 @@ class FaceSwapPipeline:
         return bool(distance < self.only_threshold)
 
     def _window(self, track: Track, shape: tuple[int, ...], half_width: float = 2.0) -> tuple[int, int, int, int]:
-        """A square around a tracked face, ``2 * half_width`` eye distances wide."""
+        """A square around a tracked face, ``2 * half_width`` face sizes wide."""
         centre = track.measured.mean(0)
-        half = half_width * self._eye_distance(track.measured)
+        half = half_width * self._face_size(track.measured)
         left, top = np.maximum(centre - half, 0).astype(int)
         right, bottom = np.minimum(centre + half, (shape[1], shape[0])).astype(int)
         return int(left), int(top), int(right), int(bottom)
 
     @staticmethod
-    def _eye_distance(landmarks: np.ndarray) -> float:
-        return max(float(np.linalg.norm(landmarks[1] - landmarks[0])), 10.0)
+    def _face_size(landmarks: np.ndarray) -> float:
+        """The eye distance, or for a face turned aside (eyes foreshortened) the eyes-to-mouth distance."""
+        eyes = float(np.linalg.norm(landmarks[1] - landmarks[0]))
+        eyes_to_mouth = float(np.linalg.norm(landmarks[:2].mean(0) - landmarks[3:].mean(0)))
+        return max(eyes, eyes_to_mouth, 10.0)
 
-    def _detect(self, frame: np.ndarray, full: bool, video: bool) -> None:
-        if full:
-            scale = min(1.0, DETECT_SIDE / max(frame.shape[:2])) if video else 1.0
-            faces = self.detector(frame, scale=scale)
-        else:
-            faces = [
-                f
-                for t in self.tracks
-                for f in self.detector.in_window(frame, self._window(t, frame.shape), scale=min(1.0, WINDOW_EYE_DISTANCE / self._eye_distance(t.measured)))[:1]
-            ]
-        tracks = []
-        for face in faces:
+    def _detect(self, frame: np.ndarray, gray: np.ndarray | None, video: bool) -> None:
+        """Search the whole frame (in videos its grey levels, downscaled: HOG on one channel is
+        cheaper); tracked faces it misses are followed."""
+        scale = min(1.0, DETECT_SIDE / max(frame.shape[:2])) if video else 1.0
+        tracks, matched = [], set()
+        for face in self.detector(frame if gray is None else gray, scale=scale):
             previous = self._nearest_track(face.landmarks5)
             if previous is not None:  # the same face: keep its decision and its smoothing
+                matched.add(id(previous))
                 tracks.append(Track(face.landmarks5, previous.landmarks, previous.keep, previous.smoother))
             else:
                 smoother = LandmarkFilter(face.landmarks5, self.fps, self.smoothing, self.smoothing_beta)
                 tracks.append(Track(face.landmarks5, face.landmarks5, self._keep(frame, face), smoother))
+        if video:
+            tracks += [t for t in (self._missed(t, gray) for t in self.tracks if id(t) not in matched) if t is not None]
         self.tracks = tracks
+
+    def _redetect(self, frame: np.ndarray, gray: np.ndarray) -> None:
+        """Detect each tracked face again in a window around it (downscaled to a fixed face size)."""
+        tracks = []
+        for track in self.tracks:
+            scale = min(1.0, WINDOW_FACE_SIZE / self._face_size(track.measured))
+            found = self.detector.in_window(gray, self._window(track, frame.shape), scale=scale)[:1]
+            if found:
+                tracks.append(Track(found[0].landmarks5, track.landmarks, track.keep, track.smoother))
+            elif (missed := self._missed(track, gray)) is not None:
+                tracks.append(missed)
+        self.tracks = tracks
+
+    def _missed(self, track: Track, gray: np.ndarray) -> Track | None:
+        if track.misses >= MAX_MISSES or (followed := self._follow(track, gray)) is None:
+            return None
+        followed.misses = track.misses + 1
+        return followed
 
     def _nearest_track(self, landmarks: np.ndarray) -> Track | None:
         if not self.tracks:
             return None
-        eye_distance = np.linalg.norm(landmarks[1] - landmarks[0])
         distances = [np.linalg.norm(t.measured.mean(0) - landmarks.mean(0)) for t in self.tracks]
         best = int(np.argmin(distances))
-        return self.tracks[best] if distances[best] < eye_distance else None
+        return self.tracks[best] if distances[best] < self._face_size(landmarks) else None
 
-    def _track(self, gray: np.ndarray) -> None:
-        """Follow each face's measured landmarks with pyramidal Lucas-Kanade optical flow (the
-        smoothed ones would drift behind a moving face), in a window six eye distances wide
-        around the face: the image pyramids are built for that window, not the whole frame."""
-        kept = []
-        for track in self.tracks:
-            left, top, right, bottom = self._window(track, gray.shape, half_width=3.0)
-            corner = np.float32([left, top])
-            points = (track.measured - corner).astype(np.float32).reshape(-1, 1, 2)
-            before, after = self.previous_gray[top:bottom, left:right], gray[top:bottom, left:right]
-            moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=(21, 21), maxLevel=3)
-            if status is not None and status.all():
-                kept.append(Track(moved.reshape(-1, 2) + corner, track.landmarks, track.keep, track.smoother))
-        self.tracks = kept
+    def _follow(self, track: Track, gray: np.ndarray) -> Track | None:
+        """The track moved by pyramidal Lucas-Kanade optical flow of its measured landmarks (the
+        smoothed ones would drift behind a moving face), or None where the flow is lost. The flow
+        runs in a window six face sizes wide, downscaled to FLOW_FACE_SIZE: pyramids of that
+        window, not of the whole frame."""
+        left, top, right, bottom = self._window(track, gray.shape, half_width=3.0)
+        scale = min(1.0, FLOW_FACE_SIZE / self._face_size(track.measured))
+        before, after = self.previous_gray[top:bottom, left:right], gray[top:bottom, left:right]
+        if scale < 1:
+            before, after = (cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in (before, after))
+        corner = np.float32([left, top])
+        points = ((track.measured - corner) * scale).astype(np.float32).reshape(-1, 1, 2)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=(21, 21), maxLevel=3)
+        if status is None or not status.all():
+            return None
+        return Track(moved.reshape(-1, 2) / scale + corner, track.landmarks, track.keep, track.smoother, track.misses)
 
     def update_tracks(self, frame: np.ndarray, video: bool = True, seconds: float | None = None) -> list[Track]:
         """Detect or follow the faces of ``frame`` (RGB) and smooth their landmarks; ``seconds``
@@ -194,13 +220,13 @@ class FaceSwapPipeline:
             gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if video else None
         if not video or not self.tracks or i % self.full_detect_every == 0:
             with self.times("detect"):
-                self._detect(frame, full=True, video=video)
+                self._detect(frame, gray, video)
         elif i % self.redetect_every == 0:
             with self.times("detect"):
-                self._detect(frame, full=False, video=video)
+                self._redetect(frame, gray)
         else:
             with self.times("track"):
-                self._track(gray)
+                self.tracks = [t for t in (self._follow(t, gray) for t in self.tracks) if t is not None]
         for track in self.tracks:
             track.landmarks = track.smoother(track.measured, seconds) if video else track.measured
         self.previous_gray, self.frame_index = gray, i + 1

@@ -5,6 +5,12 @@ face stops jittering while a moving one is followed without lag."""
 import numpy as np
 from OneEuroFilter import OneEuroFilter
 
+# `mfs swap`'s settings (--smoothing, --smoothing-beta), chosen with `mfs bench`'s smoothing
+# entry: less jitter on a still face and less lag on a moving one than the exponential
+# average they replace.
+SMOOTHING_MIN_CUTOFF = 0.5  # Hz
+SMOOTHING_BETA = 5.0
+
 
 class LandmarkFilter:
     """One One Euro filter per coordinate of the five landmarks.

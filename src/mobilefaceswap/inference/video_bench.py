@@ -19,6 +19,7 @@ import numpy as np
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 from mobilefaceswap.inference.swap import Swapping, write_image
 from mobilefaceswap.inference.video import make_sample_clip
 from mobilefaceswap.models.swapper import Swapper, save_swapper
@@ -142,7 +143,7 @@ def smoothing_quality(swapper: Swapper, settings: dict[str, tuple[float, float]]
     for dx in offsets:
         matrix = np.float32([[1.5, 0, 200 + dx], [0, 1.5, -40]])
         frame = cv2.warpAffine(photo, matrix, (1280, 720), borderMode=cv2.BORDER_REFLECT)
-        frames.append(cv2.add(frame, rng.normal(0, 4, frame.shape), dtype=cv2.CV_8U))
+        frames.append(cv2.add(frame, 4 * rng.standard_normal(frame.shape, np.float32), dtype=cv2.CV_8U))
         truths.append(truth @ matrix[:, :2].T + matrix[:, 2])
     truths = np.array(truths)
     results = {}
@@ -187,9 +188,13 @@ def run_video_bench(swapper: Swapper, clip_frames: int, memory_seconds: tuple[fl
             save_swapper(checkpoint, swapper.student, swapper.identity, swapper.crop_size, swapper.template, identity_arch={})
         write_image(folder / "source.png", source)
         memory = swap_memory(Path(checkpoint), folder / "source.png", memory_seconds, folder)
-    smoothing = smoothing_quality(
-        swapper, {"none": (0.0, 0.0), "exponential_0.5": (3.98, 0.0), "one_euro_default": (1.0, 2.0)}
-    )
+    smoothing = smoothing_quality(swapper, {
+        "none": (0.0, 0.0),
+        # the exponential average this replaced (weight 0.5 on the past at 25 fps) is a One
+        # Euro filter without the speed term, cut off at 25 / (2 pi) Hz
+        "exponential_average_0.5": (25 / (2 * np.pi), 0.0),
+        "one_euro_default": (SMOOTHING_MIN_CUTOFF, SMOOTHING_BETA),
+    })
     return {
         "pipeline": {name: {**entry, "fps": round(entry["fps"], 2)} for name, entry in pipeline.items()},
         "memory": memory,
