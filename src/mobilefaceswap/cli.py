@@ -319,12 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
     swap.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
     swap.add_argument("--smoothing", type=_non_negative, default=SMOOTHING_MIN_CUTOFF, metavar="HZ",
-                      help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face (0 = none)")
+                      help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face (0 = none; default %(default)s)")
     swap.add_argument("--smoothing-beta", type=_non_negative, default=SMOOTHING_BETA,
-                      help="video: how fast the cutoff rises with the face's speed (in eye distances per second); higher lags less")
-    swap.add_argument("--codec", default="h264", help="video: h264 or hevc")
-    swap.add_argument("--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (smallest)")
-    swap.add_argument("--preset", default="ultrafast", help="video: x264/x265 preset, ultrafast .. veryslow (slower: smaller files)")
+                      help="video: how fast the cutoff rises with the face's speed (in eye distances per second); higher lags less (default %(default)s)")
+    swap.add_argument("--codec", default="h264", help="video: h264 or hevc (default %(default)s)")
+    swap.add_argument("--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (smallest; default %(default)s)")
+    swap.add_argument("--preset", default="ultrafast", help="video: x264/x265 preset, ultrafast .. veryslow (slower: smaller files; default %(default)s)")
     swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
     swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
