@@ -103,7 +103,12 @@ def test_audio_is_copied_packet_for_packet_and_codec_crf_honoured(phone_swap):
 
 @pytest.mark.parametrize(
     ("source", "output", "codec", "copied"),
-    [(".webm", ".mkv", "opus", True), (".webm", ".mov", "aac", False), (".mp4", ".avi", "aac", True), (".mp4", ".mkv", "aac", True)],
+    [
+        (".webm", ".mkv", "opus", True),
+        (".webm", ".mov", "aac", False),
+        (".mp4", ".avi", "aac", True),
+        (".mp4", ".mkv", "aac", True),
+    ],
 )
 def test_audio_is_re_encoded_only_where_the_container_must(tmp_path, source, output, codec, copied):
     image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
@@ -123,8 +128,9 @@ def test_audio_is_re_encoded_only_where_the_container_must(tmp_path, source, out
 )
 def test_bad_crf_codec_preset_are_one_line_before_any_work(tmp_path, option, expected):
     output = tmp_path / "out.mp4"
+    arguments = ["--source", "me.jpg", "--target", "clip.mp4", "--output", str(output), "--checkpoint", "absent.pt"]
     with pytest.raises(SystemExit) as exit_:  # the checkpoint does not exist: the options are checked first
-        main(["swap", "--source", "me.jpg", "--target", "clip.mp4", "--output", str(output), "--checkpoint", "absent.pt", *option])
+        main(["swap", *arguments, *option])
     assert isinstance(exit_.value.code, str) and "\n" not in exit_.value.code and expected in exit_.value.code
     assert not output.exists()
 

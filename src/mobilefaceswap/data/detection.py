@@ -82,7 +82,9 @@ class DlibFaceDetector:
             faces.append(DetectedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score), points))
         return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
-    def in_window(self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0, scale: float = 1.0) -> list[DetectedFace]:
+    def in_window(
+        self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0, scale: float = 1.0
+    ) -> list[DetectedFace]:
         """Faces inside ``box`` (left, top, right, bottom) of ``image``, in image coordinates."""
         left, top, right, bottom = box
         faces = self(image[top:bottom, left:right], upsample, scale)

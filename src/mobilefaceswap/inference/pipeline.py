@@ -118,7 +118,8 @@ class FaceSwapPipeline:
         self.fps = fps
 
     def swap_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Aligned target crops (N, S, S, 3) uint8 -> raw swapped crops (N, S, S, 3) uint8 and fusion masks (N, S, S), in one call."""
+        """Aligned target crops (N, S, S, 3) uint8 -> raw swapped crops (N, S, S, 3) uint8 and fusion
+        masks (N, S, S), in one call."""
         target = crops.transpose(0, 3, 1, 2).astype(np.float32) / 255  # numpy only: no torch threads wake up
         if isinstance(self.baked, OnnxBaked):
             image, mask = self.baked.run(target)

@@ -322,7 +322,8 @@ def transcode(
                             if copy_audio:
                                 out_audio = out.add_stream_from_template(in_audio)
                             elif in_audio is not None:
-                                out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
+                                context = in_audio.codec_context
+                                out_audio = out.add_stream("aac", rate=context.sample_rate, layout=context.layout.name)
                             else:
                                 out_audio = None
                             writer = _Writer(out, out_video, out_audio, times)

@@ -109,7 +109,8 @@ def swap_memory(checkpoint: Path, source: Path, seconds: tuple[float, float], fo
     one the short one looped, so the content is the same)."""
     short, long = seconds
     fps = 25
-    clip = make_sample_clip(folder / "short.mp4", bundled_photos()["skimage/astronaut"], (1280, 720), max(int(short * fps), 1), fps)
+    photo = bundled_photos()["skimage/astronaut"]
+    clip = make_sample_clip(folder / "short.mp4", photo, (1280, 720), max(int(short * fps), 1), fps)
     looped = loop_clip(clip, folder / "long.mp4", max(round(long / short), 1))
     mfs = str(Path(sys.executable).parent / "mfs")
     peaks = {}
@@ -159,7 +160,12 @@ def smoothing_quality(swapper: Swapper, settings: dict[str, tuple[float, float]]
         along = (seen - truths)[..., 0].mean(axis=1)  # x: the direction of motion
         bias = float(np.nanmean(along[still - 30 : still]))
         lag = -(float(np.nanmean(along[still + moving - 40 :])) - bias) / speed
-        results[name] = {"min_cutoff_hz": min_cutoff, "beta": beta, "still_jitter_px": round(jitter, 3), "moving_lag_frames": round(lag, 3)}
+        results[name] = {
+            "min_cutoff_hz": min_cutoff,
+            "beta": beta,
+            "still_jitter_px": round(jitter, 3),
+            "moving_lag_frames": round(lag, 3),
+        }
     return {
         "clip": f"1280x720 at {fps:g} fps, astronaut photo x1.5 with Gaussian noise (sigma 4): {still} still frames, "
         f"then {moving} frames moving {speed:g} px per frame; eye distance {np.linalg.norm(truth[1] - truth[0]) * 1.5:.0f} px",
@@ -167,7 +173,9 @@ def smoothing_quality(swapper: Swapper, settings: dict[str, tuple[float, float]]
     }
 
 
-def run_video_bench(swapper: Swapper, clip_frames: int, memory_seconds: tuple[float, float], checkpoint: str | None = None) -> dict:
+def run_video_bench(
+    swapper: Swapper, clip_frames: int, memory_seconds: tuple[float, float], checkpoint: str | None = None
+) -> dict:
     """The video entries of ``mfs bench``'s report: ``pipeline`` (per clip), ``memory``, ``smoothing``, ``targets``."""
     photos = bundled_photos()
     source = photos["insightface/Tom_Hanks_54745.png"]
