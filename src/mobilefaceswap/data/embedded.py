@@ -36,6 +36,19 @@ def bundled_photos() -> dict[str, np.ndarray]:
     return photos
 
 
+def bundled_people() -> list[np.ndarray]:
+    """Three people from the bundled photos, each cut around the face with a face width of margin:
+    the astronaut and the two largest faces of insightface's group photo (RGB uint8)."""
+    photos = bundled_photos()
+    group = photos["insightface/t1.jpg"]
+    people = [photos["skimage/astronaut"]]
+    for face in DlibFaceDetector()(group)[:2]:
+        left, top, right, bottom = face.box
+        pad = right - left
+        people.append(np.ascontiguousarray(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad]))
+    return people
+
+
 def prepare_embedded_faces(
     cache_dir: str | Path, size: int, template: str = "arcface", detector: DlibFaceDetector | None = None
 ) -> Path:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from mobilefaceswap.data.detection import DlibFaceDetector
-from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.data.embedded import bundled_people, bundled_photos
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 from mobilefaceswap.inference.swap import Swapping, write_image
@@ -35,16 +35,8 @@ MEMORY_TOLERANCE = 0.10  # peak RSS of the long clip within 10% of the short one
 
 
 def three_faces(size: tuple[int, int] = (1280, 720)) -> np.ndarray:
-    """Three people side by side (the astronaut and the two largest faces of insightface's
-    group photo), each tile cut around its face and scaled to fill a third of ``size``."""
-    photos = bundled_photos()
-    detector = DlibFaceDetector()
-    group = photos["insightface/t1.jpg"]
-    people = [photos["skimage/astronaut"]]
-    for face in detector(group)[:2]:
-        left, top, right, bottom = face.box
-        pad = right - left
-        people.append(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad])
+    """Three people side by side (``bundled_people``), each tile scaled to fill a third of ``size``."""
+    people = bundled_people()
     width, height = size
     tile = width // 3
     tiles = []
