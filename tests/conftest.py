@@ -14,7 +14,7 @@ from omegaconf import DictConfig, open_dict
 
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos, prepare_embedded_faces
-from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper

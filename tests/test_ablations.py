@@ -1,12 +1,14 @@
 """The ablation variants of the paper's Table 2: switches in one model and one loss, one config each."""
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mobilefaceswap.data import EmbeddedFacesDataModule
 from mobilefaceswap.models import MobileFaceSwap
-from mobilefaceswap.train import build_module
+from mobilefaceswap.train import CONFIG_DIR, build_module
 
 NETWORK_VARIANTS = {
     "full": {},
@@ -52,8 +54,7 @@ def test_variants_change_what_they_say():
     assert torch.equal(out.image, out.raw) and torch.equal(out.mask, torch.ones_like(out.mask))
 
 
-ABLATIONS = ["full", "no_prediction", "adain", "no_modulation", "autoencoder", "no_fusion", "no_kd",
-             "no_id_reweight", "no_quality_reweight", "no_id_loss", "full_mask"]
+ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")

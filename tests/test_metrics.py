@@ -37,9 +37,13 @@ def test_dlib_embedder_recognises_the_same_person():
     group = photos["insightface/t1.jpg"]
     faces = DlibFaceDetector()(group)
     crops = [group[max(f.box[1] - 40, 0) : f.box[3] + 40, max(f.box[0] - 40, 0) : f.box[2] + 40] for f in faces]
-    embedder = DlibIdentityEmbedder()
-    originals = embedder(crops)
-    shifted = embedder([np.ascontiguousarray(c[5:, 5:]) for c in crops])  # same people, other crops
+    detector, embedder = DlibFaceDetector(), DlibIdentityEmbedder()
+
+    def embed(images):
+        return torch.stack([embedder(image, detector(image)[0]) for image in images])
+
+    originals = embed(crops)
+    shifted = embed([np.ascontiguousarray(c[5:, 5:]) for c in crops])  # same people, other crops
     metric = IdentityRetrieval()
     metric.update(shifted, originals, torch.arange(len(crops)))
     assert metric.compute()["id_retrieval"] == 100

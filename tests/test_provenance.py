@@ -15,7 +15,7 @@ import skimage.data
 
 from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.inference.swap import read_image, write_image
-from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.record import DIGITAL_SOURCE_TYPE
 from mobilefaceswap.provenance.verify import exit_code, verify_paths

@@ -20,7 +20,8 @@ from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.cli import main
-from mobilefaceswap.inference.video import VIDEO_SUFFIXES, make_sample_clip, transcode
+from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.inference.video import VIDEO_SUFFIXES, transcode
 from mobilefaceswap.models.swapper import load_swapper
 
 MFS = str(Path(sys.executable).parent / "mfs")

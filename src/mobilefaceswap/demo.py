@@ -8,11 +8,12 @@ from pathlib import Path
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.swap import IMAGE_SUFFIXES, Swapping, output_for, read_image
+from mobilefaceswap.inference.swap import Swapping, output_for, read_image
 from mobilefaceswap.inference.video import is_video
 from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.provenance.record import Provenance
 from mobilefaceswap.provenance.verify import verify_file
+from mobilefaceswap.utils import IMAGE_SUFFIXES
 
 # No telemetry, no update check: the demo runs offline.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from mobilefaceswap.data.alignment import align_face
-from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
+from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.faceforensics import EvalFrame, VideoPair, extract_frames, manipulated_video, read_frames, write_manifest
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
@@ -27,6 +26,7 @@ from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
+from mobilefaceswap.metrics.identity import DlibIdentityEmbedder, NetworkIdentityEmbedder
 from mobilefaceswap.metrics.pose import Hopenet, hopenet_box, landmark_pose
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.pretrained import load_pretrained
@@ -82,29 +82,21 @@ class SwapEvaluator:
 
     def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None):
         self.detector = DlibFaceDetector()
-        self.recognizer = DlibFaceRecognizer()
         self.inception = find_inception(inception_weights)
         if self.inception is None:
             build_fid(inception_weights)  # says, once, why no FID is reported
         self.hopenet = None
         if hopenet_weights is not None:
             self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval()
-        self.cosface = None
+        self.embed_identity = DlibIdentityEmbedder()
         if cosface_weights is not None:
             net = load_recognition_network(cosface_weights, "--cosface")
-            self.cosface = IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3).eval()
+            self.embed_identity = NetworkIdentityEmbedder(IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3))
         self.backends = {
-            "identity": "CosFace network " + str(cosface_weights) if self.cosface else "dlib 128-d recogniser",
+            "identity": "CosFace network " + str(cosface_weights) if cosface_weights is not None else "dlib 128-d recogniser",
             "pose": "Hopenet " + str(hopenet_weights) if self.hopenet else "dlib 68 landmarks + solvePnP",
             "fid": "Inception " + str(self.inception) if self.inception is not None else None,
         }
-
-    @torch.no_grad()
-    def _identity(self, image: np.ndarray, face) -> torch.Tensor:
-        if self.cosface is None:
-            return torch.tensor(self.recognizer.descriptor(image, face), dtype=torch.float32)
-        crop, _ = align_face(image, face.landmarks5, 112)
-        return self.cosface(torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255).z[0]
 
     @torch.no_grad()
     def _pose(self, image: np.ndarray, face) -> torch.Tensor:
@@ -135,7 +127,8 @@ class SwapEvaluator:
     def score(self, metrics: dict, source: np.ndarray, target: np.ndarray, swapped: np.ndarray, source_id: int, names=("source", "target", "swapped")) -> None:
         """Add one (source, target, swapped) triple of RGB uint8 images; DataError if a face is missing."""
         source_face, target_face, swapped_face = (self._face(image, name) for image, name in zip((source, target, swapped), names))
-        metrics["identity"].update(self._identity(swapped, swapped_face)[None], self._identity(source, source_face)[None], torch.tensor([source_id]))
+        identities = (self.embed_identity(swapped, swapped_face)[None], self.embed_identity(source, source_face)[None])
+        metrics["identity"].update(*identities, torch.tensor([source_id]))
         metrics["pose"].update(self._pose(swapped, swapped_face)[None], self._pose(target, target_face)[None])
         metrics["expression"].update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
         if metrics["fid"] is not None:

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD, IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import MobileFaceSwap
 

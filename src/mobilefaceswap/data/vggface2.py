@@ -31,11 +31,10 @@ from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic, write_json_atomic, write_text_atomic
+from mobilefaceswap.utils import IMAGE_SUFFIXES, write_atomic, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 INDEX_COLUMNS = ["shard", "row", "identity", "path", "eye_distance"] + [f"{a}{i}" for i in range(5) for a in "xy"]
 
 

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.inference.export import OnnxBaked
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.video import make_sample_clip, transcode
+from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.inference.video import transcode
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import Swapper

@@ -12,11 +12,9 @@ from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, is_video, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
-from mobilefaceswap.utils import check_writable_folder, refuse_overwrite, write_atomic
+from mobilefaceswap.utils import IMAGE_SUFFIXES, check_writable_folder, refuse_overwrite, write_atomic
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from torchvision.models.resnet import Bottleneck, ResNet
 
 from mobilefaceswap.data.detection import DetectedFace
 from mobilefaceswap.metrics.distance import MeanDistance
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
+from mobilefaceswap.models.imagenet import imagenet_normalize
 
 
 class PoseError(MeanDistance):
@@ -74,8 +74,7 @@ class Hopenet(nn.Module):
         self.fc_roll = nn.Linear(2048, bins)
         self.fc_finetune = nn.Linear(2048 + 3, 3)  # in the released file, unused at inference
         self.register_buffer("bin_centres", torch.arange(bins, dtype=torch.float32) * 3 - 99, persistent=False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalize = imagenet_normalize()
 
     @staticmethod
     def preprocess(crop: torch.Tensor) -> torch.Tensor:
@@ -86,7 +85,7 @@ class Hopenet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Hopenet crops (B, 3, H, W) in [0, 1] (``hopenet_box``) -> (B, 3) yaw, pitch, roll in degrees."""
         x = self.preprocess(image)
-        x = self.maxpool(self.relu(self.bn1(self.conv1((x - self.mean) / self.std))))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(self.normalize(x)))))
         x = self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))).flatten(1)
         angles = [(head(x).softmax(dim=1) * self.bin_centres).sum(dim=1) for head in (self.fc_yaw, self.fc_pitch, self.fc_roll)]
         return torch.stack(angles, dim=1)

@@ -2,7 +2,7 @@
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -24,19 +24,21 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class LossConfig:
-    """L = lambda_adv L_adv + alpha (lambda_rec L_rec + lambda_per L_per) + lambda_id L_id + lambda_mask L_mask."""
+    """L = lambda_adv L_adv + alpha (lambda_rec L_rec + lambda_per L_per) + lambda_id L_id + lambda_mask L_mask.
 
-    lambda_rec: float = 30.0
-    lambda_per: float = 5.0
-    lambda_id: float = 3.0
-    lambda_mask: float = 10.0
-    lambda_adv: float = 1.0
-    adversarial: str = "hinge"  # hinge | lsgan | nonsaturating
-    adversarial_real: str = "target"  # what the discriminator sees as real: target | teacher
-    weak_mask: bool = True  # L_mask on background pixels only (False: fully supervised)
-    distillation: bool = True  # False (no-KD ablation): no teacher; same-identity pairs reconstruct the target
-    reweight_identity: bool = True  # alpha includes cos(z_id, z'_id)^2
-    reweight_quality: bool = True  # alpha includes Q(I'_g) when a regressor is configured
+    The values, with what each means, are in conf/loss/paper.yaml; this is their schema."""
+
+    lambda_rec: float
+    lambda_per: float
+    lambda_id: float
+    lambda_mask: float
+    lambda_adv: float
+    adversarial: str
+    adversarial_real: str
+    weak_mask: bool
+    distillation: bool
+    reweight_identity: bool
+    reweight_quality: bool
 
     def __post_init__(self):
         if self.adversarial not in ("hinge", "lsgan", "nonsaturating"):
@@ -47,11 +49,13 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    lr_generator: float = 4e-4
-    lr_discriminator: float = 4e-4
-    betas: tuple[float, float] = field(default=(0.0, 0.99))
-    injection_lr_scaling: str = "fan_in"  # fan_in: equalised learning rate for the IIN (modules/optim.py) | none
-    max_nonfinite_steps: int = 10  # consecutive skipped updates before the run stops
+    """The schema of ``model.optim`` (values in conf/model/mobilefaceswap.yaml)."""
+
+    lr_generator: float
+    lr_discriminator: float
+    betas: tuple[float, float]
+    injection_lr_scaling: str
+    max_nonfinite_steps: int
 
     def __post_init__(self):
         if self.injection_lr_scaling not in INJECTION_LR_SCALINGS:
@@ -78,9 +82,9 @@ class StudentGAN(L.LightningModule):
         identity: IdentityEncoder,
         perceptual: nn.Module,
         parser: nn.Module,
-        quality: nn.Module | None = None,
-        loss: dict | None = None,
-        optim: dict | None = None,
+        quality: nn.Module | None,
+        loss: dict,
+        optim: dict,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -91,8 +95,8 @@ class StudentGAN(L.LightningModule):
         self.helpers = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, parser=parser))
         if quality is not None:
             self.helpers["quality"] = quality
-        self.loss_cfg = LossConfig(**(loss or {}))
-        self.optim_cfg = OptimConfig(**(optim or {}))
+        self.loss_cfg = LossConfig(**loss)
+        self.optim_cfg = OptimConfig(**optim)
         self.nonfinite_steps = 0
 
     # -- helpers ---------------------------------------------------------------------------
