@@ -69,7 +69,7 @@ def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablati
     cfg = compose_train(f"ablation={ablation}", "quality=resnet18")
     module = build_module(cfg).train()
     ref = module.distillation_targets(batch)
-    out = module.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+    out = module.swap(batch["target"], ref.source_identity)
     losses = module.generator_losses(out, ref)
     losses["total"].backward()
     assert torch.isfinite(losses["total"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from mobilefaceswap.data.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
+from mobilefaceswap.evaluation.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper

@@ -38,7 +38,7 @@ def test_twenty_steps_on_a_fixed_batch_lower_the_generator_loss(smoke_module, fi
     ref = module.distillation_targets(fixed_batch)
     history = []
     for _ in range(20):
-        out = module.student(fixed_batch["target"], ref.source_identity.z, ref.source_identity.map)
+        out = module.swap(fixed_batch["target"], ref.source_identity)
         loss = module.generator_losses(out, ref)["total"]
         opt.zero_grad()
         loss.backward()

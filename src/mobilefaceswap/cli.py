@@ -20,22 +20,9 @@ def _stats(args: argparse.Namespace) -> None:
 
 
 def _convert_paddle(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from mobilefaceswap.convert.paddle import convert_to_files
 
-    import torch
-
-    from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, convert_released
-    from mobilefaceswap.models.swapper import save_swapper
-    from mobilefaceswap.utils import refuse_overwrite, write_atomic
-
-    out = Path(args.out)
-    swapper_path, identity_path = out / "mobilefaceswap_224.pt", out / "arcface_irse_3_4_23_3.pth"
-    for path in (swapper_path, identity_path):
-        refuse_overwrite(path, {"--swap": Path(args.swap), "--arcface": Path(args.arcface)}, "--out")
-    student, identity = convert_released(args.swap, args.arcface)
-    origin = f"converted from {Path(args.swap).name} and {Path(args.arcface).name}"
-    save_swapper(swapper_path, student, identity, crop_size=224, origin=origin, identity_arch=RELEASED_IDENTITY_ARCH)
-    write_atomic(identity_path, lambda tmp: torch.save(identity.backbone.state_dict(), tmp))
+    swapper_path, identity_path = convert_to_files(args.swap, args.arcface, args.out)
     print(f"swapper (student + identity network + preprocessing): {swapper_path}")
     print(f"identity network state dict (for identity.pretrained): {identity_path}")
 
@@ -133,23 +120,12 @@ def _demo(args: argparse.Namespace) -> None:
     serve(args.checkpoint, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, out_dir=args.out_dir)
 
 
-def _evaluator(args: argparse.Namespace):
-    from mobilefaceswap.evaluate import SwapEvaluator
-
-    return SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
-
-
-def _report_scores(report: dict, out, as_json: bool) -> None:
-    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores;
-    skipped rows are listed on stderr either way."""
-    from mobilefaceswap.utils import write_json_atomic
-
-    if out:
-        write_json_atomic(out, report)
-    _print_scores(report, as_json)
+def _evaluator_weights(args: argparse.Namespace) -> dict:
+    return dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
 
 
 def _print_scores(report: dict, as_json: bool) -> None:
+    """The evaluation report, whole or its scores; skipped rows are listed on stderr either way."""
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -162,18 +138,10 @@ PARTIAL_EXIT = 3  # eval-swaps scored only part of the manifest
 
 
 def _eval_swaps(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
-    from pathlib import Path
+    from mobilefaceswap.evaluation.evaluator import score_manifest
 
-    from mobilefaceswap.evaluate import read_manifest
-    from mobilefaceswap.utils import refuse_overwrite
-
-    triples = read_manifest(args.manifest)
-    if args.out:
-        images = {f"{field} image of row {i + 2}": getattr(t, field) for i, t in enumerate(triples) for field in ("source", "target", "swapped")}
-        refuse_overwrite(Path(args.out), {"--manifest": Path(args.manifest), **images}, "--out")
-    report = asdict(_evaluator(args).evaluate(triples, progress=not args.quiet))
-    _report_scores(report, args.out, args.json)
+    report = score_manifest(args.manifest, args.out, progress=not args.quiet, **_evaluator_weights(args))
+    _print_scores(report, args.json)
     if report["skipped"]:
         sys.exit(PARTIAL_EXIT)
 
@@ -181,99 +149,51 @@ def _eval_swaps(args: argparse.Namespace) -> None:
 def _eval_ffpp(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from mobilefaceswap.evaluate import FFppProtocol, evaluate_ffpp
+    from mobilefaceswap.evaluation.faceforensics import FFppProtocol, score_on_ffpp
 
     protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
-    evaluator = _evaluator(args)
-    if args.method:
-        name, swapper = args.method, None
-    else:
-        from mobilefaceswap.models.swapper import load_swapper
-
-        name, swapper = Path(args.checkpoint).stem, load_swapper(args.checkpoint)
-    report = evaluate_ffpp(evaluator, protocol, Path(args.out), name, swapper, args.method, progress=not args.quiet)
+    report, folder = score_on_ffpp(protocol, args.out, args.checkpoint, args.method, progress=not args.quiet, **_evaluator_weights(args))
     _print_scores(report, args.json)
-    print(f"manifest and report: {Path(args.out) / name}", file=sys.stderr)
+    print(f"manifest and report: {folder}", file=sys.stderr)
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.vggface2 import PrepareConfig, add_masks, prepare_vggface2
+    from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
 
     cfg = compose_config(args.overrides)
     landmarks = args.landmarks or ("csv" if args.landmark_csv else "dlib")
-    config = PrepareConfig(cfg.teacher.alignment.size, cfg.teacher.alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root)
-    report = prepare_vggface2(args.root, args.out, config, args.landmark_csv, args.workers, progress=not args.quiet)
-    if args.masks:
-        from mobilefaceswap.helpers import build_parser
-
-        add_masks(args.out, build_parser(cfg.parser), device=args.device, progress=not args.quiet)
-        report["masks"] = True
+    alignment = cfg.teacher.alignment
+    config = PrepareConfig(alignment.size, alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root)
+    report = prepare_vggface2(args.root, args.out, config, args.landmark_csv, args.workers, progress=not args.quiet,
+                              face_parser=cfg.parser if args.masks else None, device=args.device)
     print(json.dumps(report, indent=2))
-
-
-def _fixed_pairs(cfg, count: int, seed_offset: int = 0):
-    """The first ``count`` unaugmented training pairs of the configured data."""
-    from hydra.utils import instantiate
-
-    from mobilefaceswap.data.pairs import FacePairDataset
-
-    datamodule = instantiate(cfg.data, teacher_cache=None)
-    datamodule.prepare_data()
-    h = datamodule.hparams
-    return FacePairDataset(datamodule.train_faces(), count, h.same_identity_ratio, h.seed + seed_offset)
 
 
 def _cache_teacher(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.teacher_cache import build_teacher_cache
-    from mobilefaceswap.helpers import build_identity, build_teacher
+    from mobilefaceswap.data.teacher_cache import cache_teacher
 
-    cfg = compose_config(args.overrides)
-    pairs = _fixed_pairs(cfg, args.pairs)
-    identity = build_identity(cfg.identity)
-    teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(args.device), identity.to(args.device)
-    info = {"teacher": cfg.teacher.net._target_, "teacher_weights": cfg.teacher.pretrained, "identity_weights": cfg.identity.pretrained}
-    out = build_teacher_cache(pairs, teacher, identity, args.out, args.pairs, info, args.shard_size, args.batch_size, progress=not args.quiet)
+    out = cache_teacher(compose_config(args.overrides), args.out, args.pairs, args.shard_size, args.batch_size, args.device,
+                        progress=not args.quiet)
     print(f"teacher cache: {out} (train from it with data.teacher_cache={out})")
 
 
 def _build_quality_set(args: argparse.Namespace) -> None:
-    import numpy as np
-    from hydra.utils import instantiate
-
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
-    from mobilefaceswap.data.teacher_cache import teacher_outputs
-    from mobilefaceswap.helpers import architecture, build_identity
-    from mobilefaceswap.models.pretrained import load_pretrained
-    from mobilefaceswap.models.teachers import Teacher
+    from mobilefaceswap.data.quality_set import build_teacher_quality_set
 
     cfg = compose_config(args.overrides)
-    pairs = _fixed_pairs(cfg, args.pairs, seed_offset=2)  # not the pairs the student trains on first
-    indices = np.array([pairs.pair_indices(i) for i in range(args.pairs)], np.int64)
-    identity = build_identity(cfg.identity).to(args.device)
-    teacher_identity = None if cfg.teacher.identity is None else build_identity(cfg.teacher.identity, "teacher.identity").to(args.device)
-
-    def generate(path):
-        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected, architecture=architecture(cfg.teacher.net))
-        teacher = Teacher(generator, teacher_identity).to(args.device).eval()
-        return teacher_outputs(teacher, identity, pairs.faces, indices, args.batch_size)
-
-    labels = build_quality_set(find_checkpoints(args.checkpoints), generate, args.out, args.total_iterations, progress=not args.quiet)
+    labels = build_teacher_quality_set(cfg, args.checkpoints, args.out, args.pairs, args.total_iterations, args.batch_size, args.device,
+                                       progress=not args.quiet)
     print(f"quality set: {labels} (train Q with mfs-train-quality data.root={labels.parent})")
 
 
 def _table2(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from mobilefaceswap.table2 import aggregate
 
-    from mobilefaceswap.table2 import collect, markdown, write_tables
-
-    if not Path(args.results).is_dir():
-        raise ValueError(f"no sweep results in {args.results} (run make reproduce-table2)")
-    records = collect(args.results)
-    md, table = write_tables(records, args.out)
-    print(markdown(records))
+    text, md, table = aggregate(args.results, args.out)
+    print(text)
     print(f"written: {md} and {table}")
 
 

@@ -140,3 +140,12 @@ def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     md = write_text_atomic(out_dir / "table2.md", markdown(records))
     table = write_text_atomic(out_dir / "table2.csv", buffer.getvalue())
     return md, table
+
+
+def aggregate(results_dir: str | Path, out_dir: str | Path) -> tuple[str, Path, Path]:
+    """``mfs table2``: the sweep's table as markdown, written with its CSV into ``out_dir``."""
+    if not Path(results_dir).is_dir():
+        raise ValueError(f"no sweep results in {results_dir} (run make reproduce-table2)")
+    records = collect(results_dir)
+    md, table = write_tables(records, out_dir)
+    return markdown(records), md, table

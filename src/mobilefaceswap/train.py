@@ -97,7 +97,7 @@ def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
         return
     alignment = cfg.teacher.alignment
     origin = f"trained in {path.parent}"
-    save_swapper(path, module.student, module.helpers["identity"], alignment.size, alignment.template, origin, **identity)
+    save_swapper(path, module.student, module.identity_encoder, alignment.size, alignment.template, origin, **identity)
     log.info("swapper for mfs swap / mfs export: %s", path)
 
 
@@ -181,8 +181,8 @@ def train(cfg: DictConfig) -> L.Trainer:
 
 def build_evaluator(cfg: DictConfig):
     """The scorer of eval.json (conf/eval); for FaceForensics++ its pairs are read now too."""
-    from mobilefaceswap.data.faceforensics import read_pairs
-    from mobilefaceswap.evaluate import SwapEvaluator
+    from mobilefaceswap.evaluation.evaluator import SwapEvaluator
+    from mobilefaceswap.evaluation.faceforensics import read_pairs
 
     if cfg.protocol not in ("validation", "ffpp"):
         raise DataError(f"eval.protocol={cfg.protocol!r}: use validation or ffpp")
@@ -193,7 +193,8 @@ def build_evaluator(cfg: DictConfig):
 
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> dict:
     """eval.json: the student and its teacher, scored with the protocol of ``eval``, and what the run used."""
-    from mobilefaceswap.evaluate import FFppProtocol, evaluate_student, evaluate_student_ffpp
+    from mobilefaceswap.evaluation.faceforensics import FFppProtocol
+    from mobilefaceswap.evaluation.student import evaluate_student, evaluate_student_ffpp
 
     if cfg.eval.protocol == "ffpp":
         e = cfg.eval

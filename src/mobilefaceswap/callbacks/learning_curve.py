@@ -53,14 +53,14 @@ class LearningCurveLogger(CurveHistory):
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or (self.history and self.history[-1]["step"] == trainer.global_step):
             return
-        if not pl_module.loss_cfg.distillation:
+        if pl_module.teacher is None:
             return  # no teacher to be measured against
         faces = self.heldout_faces(trainer).to(pl_module.device)
         was_training = pl_module.training
         pl_module.eval()
-        student, helpers = pl_module.student, pl_module.helpers
-        features = helpers["identity"](faces)
-        gap = distillation_gap(student, helpers["teacher"], faces, features)
+        student = pl_module.student
+        features = pl_module.identity(faces)
+        gap = distillation_gap(student, pl_module.teacher, faces, features)
         scales = activation_scales(student, faces[1:2], features.z[:1], features.map[:1])  # source 0 on target 1
         pl_module.train(was_training)
         self.history.append({"step": trainer.global_step, **gap, "activation_scale": scales})

@@ -12,7 +12,7 @@ SCALARS = ("id_retrieval", "id_similarity", "pose_error", "expression_error", "f
 
 class SwapMetricsLogger(L.Callback):
     """Every ``every_n_steps``, at the last step and at the end of training, score the student on
-    the first ``max_pairs`` validation pairs with ``mobilefaceswap.evaluate.SwapEvaluator``.
+    the first ``max_pairs`` validation pairs with ``mobilefaceswap.evaluation.evaluator.SwapEvaluator``.
 
     Logs ``swap/<metric>`` for the student, ``swap/scored`` (the fraction of pairs whose output
     had a detectable face), and once ``teacher/<metric>`` for the fixed teacher it is compared to.
@@ -31,13 +31,13 @@ class SwapMetricsLogger(L.Callback):
 
     def evaluator(self):
         if self._evaluator is None:
-            from mobilefaceswap.evaluate import SwapEvaluator
+            from mobilefaceswap.evaluation.evaluator import SwapEvaluator
 
             self._evaluator = SwapEvaluator(**self.weights)
         return self._evaluator
 
     def score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        from mobilefaceswap.evaluate import evaluate_student
+        from mobilefaceswap.evaluation.student import evaluate_student
 
         pairs = trainer.datamodule.val_set
         results = evaluate_student(pl_module, pairs, self.evaluator(), teacher=not self._teacher_logged, limit=self.max_pairs)

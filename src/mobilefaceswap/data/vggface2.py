@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
@@ -159,8 +160,11 @@ def prepare_vggface2(
     landmark_csv: str | Path | None = None,
     workers: int = 1,
     progress: bool = True,
+    face_parser: DictConfig | None = None,
+    device: str = "cpu",
 ) -> dict:
-    """Filter, align and shard; continues a killed run. Returns the report."""
+    """Filter, align and shard; continues a killed run. Returns the report. With ``face_parser``
+    (its config group) the masks M_t too, computed on ``device``."""
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"--out {out} is inside the dataset folder {root}; choose another")
@@ -207,7 +211,13 @@ def prepare_vggface2(
         bar.close()
         if pool is not None:
             pool.terminate()  # every result is in by now, or the run is being stopped
-    return write_index(out, len(chunks), settings)
+    report = write_index(out, len(chunks), settings)
+    if face_parser is not None:
+        from mobilefaceswap.helpers import build_parser  # torch and the networks: not in the workers that align
+
+        add_masks(out, build_parser(face_parser), device=device, progress=progress)
+        report["masks"] = True
+    return report
 
 
 def write_index(out: Path, chunks: int, settings: dict) -> dict:

@@ -108,6 +108,28 @@ class StudentGAN(L.LightningModule):
     def identity(self, image: torch.Tensor) -> IdentityFeatures:
         return self.helpers["identity"](image)
 
+    @property
+    def identity_encoder(self) -> IdentityEncoder:
+        return self.helpers["identity"]
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        """The teacher the student learns from; None without distillation (the no-KD ablation)."""
+        return self.helpers["teacher"] if self.loss_cfg.distillation else None
+
+    def swap(self, target: torch.Tensor, source_identity: IdentityFeatures) -> SwapOutput:
+        """The swap the student learns: ``target`` faces (B, 3, S, S) with the source identity's kernels injected."""
+        return self.student(target, source_identity.z, source_identity.map)
+
+    @torch.no_grad()
+    def swapped_images(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The student's output for a batch of pairs and, with distillation, the teacher's: (B, 3, S, S) each."""
+        ref = self.distillation_targets(batch)
+        images = {"student": self.swap(batch["target"], ref.source_identity).image}
+        if self.teacher is not None:
+            images["teacher"] = ref.reference_image
+        return images
+
     @torch.no_grad()
     def distillation_targets(self, batch: dict) -> DistillationTargets:
         h, cfg = self.helpers, self.loss_cfg
@@ -177,7 +199,7 @@ class StudentGAN(L.LightningModule):
         ref = self.distillation_targets(batch)
 
         with self.toggled_optimizer(opt_g):  # the discriminator gets no gradients here
-            out = self.student(target, ref.source_identity.z, ref.source_identity.map)
+            out = self.swap(target, ref.source_identity)
             g = self.generator_losses(out, ref)
             if not self._all_finite(g["total"]):
                 return self._skip_nonfinite("generator", {k: v for k, v in g.items() if k != "total"})
@@ -204,7 +226,7 @@ class StudentGAN(L.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         ref = self.distillation_targets(batch)
-        out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+        out = self.swap(batch["target"], ref.source_identity)
         g = self.generator_losses(out, ref, adversarial=False)
         self.log_dict({f"val/{k}": v for k, v in g.items()}, prog_bar=False, sync_dist=True)
 
@@ -213,7 +235,7 @@ class StudentGAN(L.LightningModule):
         """Rows for an image grid: source, target, reference (the teacher's output), student, mask."""
         batch = {k: v.to(self.device) for k, v in batch.items()}
         ref = self.distillation_targets(batch)
-        out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+        out = self.swap(batch["target"], ref.source_identity)
         return {
             "source": batch["source"],
             "target": batch["target"],
