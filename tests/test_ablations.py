@@ -80,7 +80,7 @@ def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablati
     if ablation == "no_fusion":
         assert module.student.fusion is None and cfg.loss.lambda_mask == 0
     if ablation == "no_id_reweight":
-        quality = module.helpers["quality"](ref.reference_image)
+        quality = module.frozen["quality"](ref.reference_image)
         assert torch.allclose(ref.alpha, quality)
 
 
@@ -90,5 +90,5 @@ def test_no_kd_never_runs_the_teacher(compose_train, batch):
     def refuse(*args):
         raise AssertionError("the teacher ran")
 
-    module.helpers["teacher"].forward = refuse
+    module.frozen["teacher"].forward = refuse
     module.distillation_targets(batch)

@@ -14,7 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, SWAP_PREFIXES, read_pdparams, torch_to_paddle
-from mobilefaceswap.helpers import build_identity, build_teacher
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models import identity as identity_module
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures, IRSEResNet

@@ -11,7 +11,7 @@ OPTIONS = [(group, option.stem) for group in GROUPS for option in sorted((Path(C
 
 def test_groups_are_the_documented_axes():
     expected = {"ablation", "callbacks", "data", "discriminator", "experiment", "hydra", "identity", "logger", "loss", "model"}
-    expected |= {"parser", "paths", "perceptual", "profile", "quality", "teacher", "trainer", "eval"}
+    expected |= {"face_parser", "paths", "perceptual", "profile", "quality", "teacher", "trainer", "eval"}
     assert set(GROUPS) == expected
 
 
@@ -29,10 +29,10 @@ def test_every_option_composes_and_resolves(compose_train, group, option):
 def test_smoke_profile_builds_the_module(compose_train):
     module = build_module(compose_train("profile=smoke"))
     assert sum(p.numel() for p in module.student.parameters()) == 20_699_710
-    assert set(module.helpers) == {"teacher", "identity", "perceptual", "parser"}
-    assert not any(p.requires_grad for p in module.helpers.parameters())
+    assert set(module.frozen) == {"teacher", "identity", "perceptual", "face_parser"}
+    assert not any(p.requires_grad for p in module.frozen.parameters())
 
 
 def test_quality_regressor_group_adds_q(compose_train):
     module = build_module(compose_train("quality=resnet18"))
-    assert "quality" in module.helpers
+    assert "quality" in module.frozen

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from conftest import run_mfs_train
 
-from mobilefaceswap.helpers import build_identity, build_teacher
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IRSEResNet

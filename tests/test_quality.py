@@ -85,12 +85,12 @@ def test_trained_q_plugs_into_the_reweighting(tmp_path, compose_train, face_cach
     saved = QualityRegressor().state_dict()
     torch.save(saved, tmp_path / "quality.pt")
     module = build_module(compose_train("profile=smoke", "quality=resnet18", f"quality.pretrained={tmp_path / 'quality.pt'}"))
-    assert all(torch.equal(v, saved[k]) for k, v in module.helpers["quality"].state_dict().items())
+    assert all(torch.equal(v, saved[k]) for k, v in module.frozen["quality"].state_dict().items())
     data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, batch_size=4, augment=False)
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
     with torch.no_grad():
         targets = module.distillation_targets(batch)
-        quality = module.helpers["quality"](targets.reference_image)
+        quality = module.frozen["quality"](targets.reference_image)
     module.loss_cfg.reweight_identity = False  # alpha is then Q alone
     assert torch.allclose(module.distillation_targets(batch).alpha, quality)

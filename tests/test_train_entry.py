@@ -20,7 +20,7 @@ def test_smoke_profile_trains_checkpoints_and_draws_a_grid(tmp_path, face_cache)
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = last_checkpoint(run_dir)
     assert ckpt["global_step"] == 3
-    assert not any(k.startswith("helpers.") for k in ckpt["state_dict"])  # helpers are rebuilt from config
+    assert not any(k.startswith("frozen.") for k in ckpt["state_dict"])  # the frozen networks are rebuilt from config
     assert any(k.startswith("student.iin.") for k in ckpt["state_dict"])
     assert len(ckpt["optimizer_states"]) == 2
     assert sorted(p.name for p in (run_dir / "images").glob("*.png")) == ["step_0000002.png", "step_0000003.png"]
@@ -123,7 +123,7 @@ def test_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, fac
 ])
 def test_config_types_are_checked_against_their_consumers(compose_train, override, message):
     from mobilefaceswap.config import ConfigTypeError, check_value_types
-    from mobilefaceswap.modules.student_gan import LossConfig, OptimConfig
+    from mobilefaceswap.training.student_gan import LossConfig, OptimConfig
 
     cfg = compose_train(override)
     with open_dict(cfg):

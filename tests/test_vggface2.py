@@ -209,7 +209,7 @@ def test_teacher_cache_trains_without_running_the_teacher(prepared, tmp_path, co
         def forward(self, *args):
             raise AssertionError("the teacher ran")
 
-    module.helpers["teacher"] = Refuse()
+    module.frozen["teacher"] = Refuse()
     module.distillation_targets(batch)  # the cache stands in for the teacher
     with pytest.raises(DataError, match="other training faces"):
         datamodule(prepared, teacher_cache=str(cache), val_identities=3)

@@ -68,7 +68,7 @@ def _export(args: argparse.Namespace) -> None:
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import refuse_overwrite
+    from mobilefaceswap.files import refuse_overwrite
 
     name = args.name or Path(args.source).stem
     for suffix in (".onnx", ".torchscript.pt", ".int8.onnx"):
@@ -84,7 +84,7 @@ def _bench(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.inference.bench import run_bench
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import refuse_overwrite, write_text_atomic
+    from mobilefaceswap.files import refuse_overwrite, write_text_atomic
 
     if args.out:
         refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
@@ -106,7 +106,7 @@ def _verify(args: argparse.Namespace) -> None:
 
 def _bench_watermark(args: argparse.Namespace) -> None:
     from mobilefaceswap.provenance.bench import run_watermark_bench
-    from mobilefaceswap.utils import write_json_atomic
+    from mobilefaceswap.files import write_json_atomic
 
     report = run_watermark_bench(per_photo=args.per_photo, clips=args.clips)
     if args.out:
@@ -166,7 +166,7 @@ def _prepare_data(args: argparse.Namespace) -> None:
     alignment = cfg.teacher.alignment
     config = PrepareConfig(alignment.size, alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root)
     report = prepare_vggface2(args.root, args.out, config, args.landmark_csv, args.workers, progress=not args.quiet,
-                              face_parser=cfg.parser if args.masks else None, device=args.device)
+                              face_parser=cfg.face_parser if args.masks else None, device=args.device)
     print(json.dumps(report, indent=2))
 
 
@@ -197,7 +197,7 @@ def _table2(args: argparse.Namespace) -> None:
     print(f"written: {md} and {table}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     stats = commands.add_parser("stats", help="params and MACs of the baked student beside the paper's")
@@ -303,10 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--min-eye-distance", type=float, default=70.0, help="keep images whose eyes are further apart (px)")
     prepare.add_argument("--shard-size", type=int, default=1000, help="input images per shard")
     prepare.add_argument("--workers", type=int, default=1, help="processes")
-    prepare.add_argument("--masks", action="store_true", help="also cache the face-parsing masks M_t (parser from the config)")
+    prepare.add_argument("--masks", action="store_true", help="also cache the face-parsing masks M_t (face parser from the config)")
     prepare.add_argument("--device", default="cpu", help="device of the face parser")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
-    prepare.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter parser.pretrained=...")
+    prepare.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter face_parser.pretrained=...")
     prepare.set_defaults(run=_prepare_data)
 
     cache = commands.add_parser("cache-teacher", help="the teacher's outputs for the first N training pairs, once (resumable)")
@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = build_arg_parser().parse_args(argv)
     try:
         args.run(args)
     except (OSError, ValueError, RuntimeError) as err:  # WeightsError and DataError are RuntimeErrors

@@ -1,5 +1,5 @@
 """The Hydra configs (conf/) composed outside ``mfs-train``, for the ``mfs`` tools that need a
-teacher, a parser or the data exactly as a training run would build them."""
+teacher, a face parser or the data exactly as a training run would build them."""
 
 from dataclasses import fields, is_dataclass
 from pathlib import Path

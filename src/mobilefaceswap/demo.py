@@ -13,7 +13,7 @@ from mobilefaceswap.inference.video import is_video
 from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.provenance.record import Provenance
 from mobilefaceswap.provenance.verify import verify_file
-from mobilefaceswap.utils import IMAGE_SUFFIXES
+from mobilefaceswap.files import IMAGE_SUFFIXES
 
 # No telemetry, no update check: the demo runs offline.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

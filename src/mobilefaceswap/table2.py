@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mobilefaceswap.utils import write_text_atomic
+from mobilefaceswap.files import write_text_atomic
 
 ROWS_FILE = Path(__file__).resolve().parent / "experiments" / "table2.yaml"
 

@@ -21,12 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 from mobilefaceswap.callbacks.run_id import stored_run_id
 from mobilefaceswap.config import CONFIG_DIR, ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher, network_config
+from mobilefaceswap.models.frozen import build_identity, build_face_parser, build_perceptual, build_quality, build_teacher, network_config
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.utils import write_json_atomic
-from mobilefaceswap.modules import StudentGAN
-from mobilefaceswap.modules.student_gan import LossConfig, NonFiniteLossError, OptimConfig
+from mobilefaceswap.files import write_json_atomic
+from mobilefaceswap.training import StudentGAN
+from mobilefaceswap.training.student_gan import LossConfig, NonFiniteLossError, OptimConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def build_module(cfg: DictConfig) -> StudentGAN:
         teacher=build_teacher(cfg.teacher, shared_identity=identity),
         identity=identity,
         perceptual=build_perceptual(cfg.perceptual),
-        parser=build_parser(cfg.parser),
+        face_parser=build_face_parser(cfg.face_parser),
         quality=build_quality(cfg.quality),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         optim=OmegaConf.to_container(cfg.model.optim, resolve=True),

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.config import CONFIG_DIR
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic, write_json_atomic
+from mobilefaceswap.files import write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.learning.activation_scale import activation_scales
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.learning.plot import plot_curves
-from mobilefaceswap.utils import write_json_atomic
+from mobilefaceswap.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class LearningCurveLogger(CurveHistory):
     def heldout_faces(self, trainer: L.Trainer) -> torch.Tensor:
         faces = trainer.datamodule.val_set.faces
         _, first = np.unique(np.asarray(faces.identities), return_index=True)
-        return torch.stack([to_tensor(faces.faces[int(i)]) for i in sorted(first)[: self.max_faces]])
+        return torch.stack([to_tensor(faces.images[int(i)]) for i in sorted(first)[: self.max_faces]])
 
     @torch.no_grad()
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

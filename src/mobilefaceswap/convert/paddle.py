@@ -21,7 +21,7 @@ from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import MobileFaceSwap
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.utils import refuse_overwrite, write_atomic
+from mobilefaceswap.files import refuse_overwrite, write_atomic
 
 RELEASED_IDENTITY_ARCH = {"layers": [3, 4, 23, 3], "channels": [64, 128, 256, 512], "use_se": True}
 

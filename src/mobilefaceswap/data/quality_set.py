@@ -24,8 +24,8 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.data.store import Rows, ShardedArray
 from mobilefaceswap.data.teacher_cache import teacher_outputs
-from mobilefaceswap.helpers import build_identity, build_teacher
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.models.frozen import build_identity, build_teacher
+from mobilefaceswap.files import write_atomic
 
 WEIGHT_SUFFIXES = {".pth", ".pt", ".tar", ".ckpt"}
 

@@ -20,8 +20,8 @@ from mobilefaceswap.data.pairs import FacePairDataset, augment_reproducibly, to_
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from omegaconf import DictConfig
 
-from mobilefaceswap.helpers import build_identity, build_teacher
-from mobilefaceswap.utils import write_atomic, write_json_atomic
+from mobilefaceswap.models.frozen import build_identity, build_teacher
+from mobilefaceswap.files import write_atomic, write_json_atomic
 
 
 def fingerprint(faces: FaceSet, size: int) -> str:
@@ -38,8 +38,8 @@ def teacher_outputs(teacher, identity, faces: FaceSet, indices: np.ndarray, batc
     outputs = []
     for start in range(0, len(indices), batch_size):
         chunk = indices[start : start + batch_size]
-        source = torch.stack([to_tensor(faces.faces[s]) for s in chunk[:, 0]]).to(device)
-        target = torch.stack([to_tensor(faces.faces[t]) for t in chunk[:, 1]]).to(device)
+        source = torch.stack([to_tensor(faces.images[s]) for s in chunk[:, 0]]).to(device)
+        target = torch.stack([to_tensor(faces.images[t]) for t in chunk[:, 1]]).to(device)
         image = teacher(source, target, identity(source))
         outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(outputs)
@@ -49,7 +49,7 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
                         shard_size: int = 1000, batch_size: int = 16, progress: bool = True) -> Path:
     """Teacher outputs of pairs 0..count-1 of ``pairs`` (unaugmented); shards already written are kept."""
     out = Path(out)
-    size = pairs.faces.faces[0].shape[0]
+    size = pairs.faces.images[0].shape[0]
     meta = {"pairs": count, "shard_size": shard_size, "faces": fingerprint(pairs.faces, size), **info}
     meta_path = out / "cache.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
@@ -106,13 +106,13 @@ class CachedPairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         source, target = (int(i) for i in self.pairs[index])
-        item = {"image": self.faces.faces[target], "reference": self.references[index]}
+        item = {"image": self.faces.images[target], "reference": self.references[index]}
         if self.faces.masks is not None:
             item["mask"] = self.faces.masks[target]
         if self.flip is not None:
             item = augment_reproducibly(self.flip, item, self.seed, index)
         out = {
-            "source": to_tensor(self.faces.faces[source]),
+            "source": to_tensor(self.faces.images[source]),
             "target": to_tensor(item["image"]),
             "reference": to_tensor(item["reference"]),
             "same_identity": torch.tensor(self.faces.identities[source] == self.faces.identities[target]),

@@ -26,7 +26,7 @@ from mobilefaceswap.metrics.pose import Hopenet, hopenet_box, landmark_pose
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.pretrained import load_pretrained
 from mobilefaceswap.models.recognition import load_recognition_network
-from mobilefaceswap.utils import refuse_overwrite, write_json_atomic
+from mobilefaceswap.files import refuse_overwrite, write_json_atomic
 
 log = logging.getLogger(__name__)
 

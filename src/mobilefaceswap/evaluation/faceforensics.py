@@ -27,7 +27,7 @@ from mobilefaceswap.evaluation.evaluator import SwapEvaluator, read_manifest
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.models.swapper import load_swapper
-from mobilefaceswap.utils import write_atomic, write_json_atomic, write_text_atomic
+from mobilefaceswap.files import write_atomic, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 

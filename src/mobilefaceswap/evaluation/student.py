@@ -15,7 +15,7 @@ from mobilefaceswap.evaluation.evaluator import SwapEvaluator
 from mobilefaceswap.evaluation.faceforensics import FFppProtocol, evaluate_ffpp
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.swapper import Swapper
-from mobilefaceswap.modules.student_gan import StudentGAN
+from mobilefaceswap.training.student_gan import StudentGAN
 
 
 class _TeacherForOneSource(nn.Module):

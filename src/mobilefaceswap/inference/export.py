@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 PARITY_TOLERANCE = 1e-4  # max abs difference allowed for fp32 exports
 

@@ -12,7 +12,7 @@ from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, is_video, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
-from mobilefaceswap.utils import IMAGE_SUFFIXES, check_writable_folder, refuse_overwrite, write_atomic
+from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, refuse_overwrite, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 log = logging.getLogger(__name__)
 

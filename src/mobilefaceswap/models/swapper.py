@@ -16,7 +16,7 @@ from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.identity_onnx import onnx_identity_from_bytes
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import BakedMobileFaceSwap, MobileFaceSwap
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 FORMAT = "mobilefaceswap-swapper/2"
 # Format 1 did not record the student's architecture: its files hold the default student.

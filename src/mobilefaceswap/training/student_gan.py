@@ -11,11 +11,11 @@ from torch import nn
 from mobilefaceswap import losses
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
-from mobilefaceswap.modules.optim import INJECTION_LR_SCALINGS, generator_param_groups
+from mobilefaceswap.training.optim import INJECTION_LR_SCALINGS, generator_param_groups
 
 log = logging.getLogger(__name__)
 
-HELPERS = "helpers."  # frozen helpers are rebuilt from config, never stored in checkpoints
+FROZEN = "frozen."  # the frozen networks are rebuilt from config, never stored in checkpoints
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -81,7 +81,7 @@ class StudentGAN(L.LightningModule):
         teacher: nn.Module,
         identity: IdentityEncoder,
         perceptual: nn.Module,
-        parser: nn.Module,
+        face_parser: nn.Module,
         quality: nn.Module | None,
         loss: dict,
         optim: dict,
@@ -89,33 +89,33 @@ class StudentGAN(L.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints omit the frozen helpers
-        self.save_hyperparameters(ignore=["student", "discriminator", "teacher", "identity", "perceptual", "parser", "quality"])
+        self.save_hyperparameters(ignore=["student", "discriminator", "teacher", "identity", "perceptual", "face_parser", "quality"])
         self.student = student
         self.discriminator = discriminator
-        self.helpers = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, parser=parser))
+        self.frozen = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, face_parser=face_parser))
         if quality is not None:
-            self.helpers["quality"] = quality
+            self.frozen["quality"] = quality
         self.loss_cfg = LossConfig(**loss)
         self.optim_cfg = OptimConfig(**optim)
         self.nonfinite_steps = 0
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- the frozen networks -----------------------------------------------------------------
     def train(self, mode: bool = True) -> "StudentGAN":
         super().train(mode)
-        self.helpers.eval()  # frozen: BN statistics and dropout stay as loaded
+        self.frozen.eval()  # frozen: BN statistics and dropout stay as loaded
         return self
 
     def identity(self, image: torch.Tensor) -> IdentityFeatures:
-        return self.helpers["identity"](image)
+        return self.frozen["identity"](image)
 
     @property
     def identity_encoder(self) -> IdentityEncoder:
-        return self.helpers["identity"]
+        return self.frozen["identity"]
 
     @property
     def teacher(self) -> nn.Module | None:
         """The teacher the student learns from; None without distillation (the no-KD ablation)."""
-        return self.helpers["teacher"] if self.loss_cfg.distillation else None
+        return self.frozen["teacher"] if self.loss_cfg.distillation else None
 
     def swap(self, target: torch.Tensor, source_identity: IdentityFeatures) -> SwapOutput:
         """The swap the student learns: ``target`` faces (B, 3, S, S) with the source identity's kernels injected."""
@@ -132,7 +132,7 @@ class StudentGAN(L.LightningModule):
 
     @torch.no_grad()
     def distillation_targets(self, batch: dict) -> DistillationTargets:
-        h, cfg = self.helpers, self.loss_cfg
+        h, cfg = self.frozen, self.loss_cfg
         source, target = batch["source"], batch["target"]
         source_identity = self.identity(source)
         if cfg.distillation:
@@ -150,7 +150,7 @@ class StudentGAN(L.LightningModule):
             source_identity=source_identity,
             reference_image=reference,
             reference_features=h["perceptual"](reference),
-            target_mask=batch["target_mask"] if "target_mask" in batch else h["parser"](target),  # cached by prepare-data
+            target_mask=batch["target_mask"] if "target_mask" in batch else h["face_parser"](target),  # cached by prepare-data
             alpha=alpha,
         )
 
@@ -158,7 +158,7 @@ class StudentGAN(L.LightningModule):
     def generator_losses(self, out: SwapOutput, ref: DistillationTargets, adversarial: bool = True) -> dict:
         cfg = self.loss_cfg
         rec = losses.reconstruction_loss(out.image, ref.reference_image)
-        per = losses.perceptual_loss(self.helpers["perceptual"](out.image), ref.reference_features)
+        per = losses.perceptual_loss(self.frozen["perceptual"](out.image), ref.reference_features)
         idl = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z)
         msk = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask)
         distill = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
@@ -254,4 +254,4 @@ class StudentGAN(L.LightningModule):
         return opt_g, opt_d
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(HELPERS)}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(FROZEN)}

@@ -1,4 +1,4 @@
-"""Build the frozen helpers of distillation from their config groups.
+"""Build the frozen networks of distillation (teacher, identity, perceptual, face parser, quality) from their config groups.
 
 Each group has ``net`` (the network whose state dict the weights file holds),
 ``pretrained`` (a local path, or null for a random network of the same architecture),
@@ -17,7 +17,7 @@ from torch import nn
 
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.identity_onnx import load_onnx_identity
-from mobilefaceswap.models.parsing import FaceParser
+from mobilefaceswap.models.face_parser import FaceParser
 from mobilefaceswap.models.pretrained import WeightsError, freeze, load_pretrained
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher, Teacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
@@ -97,8 +97,8 @@ def build_perceptual(cfg: DictConfig) -> nn.Module:
     return freeze(load_network(cfg, "perceptual"))
 
 
-def build_parser(cfg: DictConfig) -> FaceParser:
-    return freeze(FaceParser(load_network(cfg, "parser"), input_size=cfg.input_size))
+def build_face_parser(cfg: DictConfig) -> FaceParser:
+    return freeze(FaceParser(load_network(cfg, "face_parser"), input_size=cfg.input_size))
 
 
 def build_quality(cfg: DictConfig) -> nn.Module | None:
