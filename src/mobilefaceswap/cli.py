@@ -197,6 +197,24 @@ def _table2(args: argparse.Namespace) -> None:
     print(f"written: {md} and {table}")
 
 
+def _add_scoring_arguments(command: argparse.ArgumentParser) -> None:
+    """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
+    command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
+    command.add_argument("--hopenet", help="Hopenet state dict: pose as in the paper (default: dlib landmarks + solvePnP)")
+    command.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict): identity as in "
+                         "the paper (default: dlib)")
+    command.add_argument("--json", action="store_true", help="print the whole JSON report")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_teacher_run_arguments(command: argparse.ArgumentParser, overrides: str) -> None:
+    """How the configured teacher runs, and the config (``overrides``: what it chooses), for cache-teacher and build-quality-set."""
+    command.add_argument("--batch-size", type=int, default=16)
+    command.add_argument("--device", default="cpu")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument("overrides", nargs="*", help=f"Hydra overrides of conf/train.yaml: {overrides}")
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -269,12 +287,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
     evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
-    evaluate.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
-    evaluate.add_argument("--hopenet", help="Hopenet state dict: pose from Hopenet (default: dlib landmarks + solvePnP)")
-    evaluate.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict) for identity (default: dlib)")
-    evaluate.add_argument("--json", action="store_true", help="print the whole JSON report")
     evaluate.add_argument("--out", help="also write the JSON report to this file")
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_scoring_arguments(evaluate)
     evaluate.set_defaults(run=_eval_swaps)
 
     ffpp = commands.add_parser("eval-ffpp", help="the paper's FaceForensics++ protocol: N frames per video, swap, score")
@@ -287,11 +301,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
     ffpp.add_argument("--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)")
     ffpp.add_argument("--limit", type=int, help="first N pairs only")
-    ffpp.add_argument("--inception", help="Inception weights for FID")
-    ffpp.add_argument("--hopenet", help="Hopenet state dict (pose as in the paper)")
-    ffpp.add_argument("--cosface", help="CosFace/ArcFace network: .onnx, arcface_torch IResNet or IR-SE state dict (identity as in the paper)")
-    ffpp.add_argument("--json", action="store_true", help="print the whole JSON report")
-    ffpp.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=_eval_ffpp)
 
     prepare = commands.add_parser("prepare-data", help="VGGFace2: keep eye distance > 70 px, align as the teacher aligns, shard")
@@ -313,10 +323,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     cache.add_argument("--out", required=True, help="cache folder (data.teacher_cache)")
     cache.add_argument("--pairs", type=int, required=True, help="how many training pairs")
     cache.add_argument("--shard-size", type=int, default=1000)
-    cache.add_argument("--batch-size", type=int, default=16)
-    cache.add_argument("--device", default="cpu")
-    cache.add_argument("--quiet", action="store_true", help="no progress bar")
-    cache.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher, identity and data of the runs")
+    _add_teacher_run_arguments(cache, "the teacher, identity and data of the runs")
     cache.set_defaults(run=_cache_teacher)
 
     quality = commands.add_parser("build-quality-set", help="teacher outputs from checkpoints along its training, labelled for Q")
@@ -324,10 +331,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     quality.add_argument("--out", required=True, help="folder for the set (data.root of mfs-train-quality)")
     quality.add_argument("--pairs", type=int, default=1000, help="fixed training pairs each checkpoint swaps")
     quality.add_argument("--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)")
-    quality.add_argument("--batch-size", type=int, default=16)
-    quality.add_argument("--device", default="cpu")
-    quality.add_argument("--quiet", action="store_true", help="no progress bar")
-    quality.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher architecture and the data")
+    _add_teacher_run_arguments(quality, "the teacher architecture and the data")
     quality.set_defaults(run=_build_quality_set)
 
     table2 = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")

@@ -37,14 +37,14 @@ class MobileFaceSwap(nn.Module):
 
     def __init__(
         self,
-        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
-        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
-        mask_channels: tuple[int, ...] = MASK_CHANNELS,
-        id_dim: int = ID_DIM,
         weight_prediction: bool = True,
         pointwise: str = "modulated",
         skips: bool = True,
         fusion: bool = True,
+        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
+        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
+        mask_channels: tuple[int, ...] = MASK_CHANNELS,
+        id_dim: int = ID_DIM,
     ):
         super().__init__()
         # The constructor's settings, recorded in swapper files so that any variant is rebuilt.
