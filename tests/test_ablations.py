@@ -59,7 +59,9 @@ ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"
 
 @pytest.fixture(scope="module")
 def batch(face_cache):
-    data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, batch_size=4, augment=False, same_identity_ratio=0.5, seed=3)
+    data = EmbeddedFacesDataModule(
+        cache_dir=str(face_cache), size=224, batch_size=4, augment=False, same_identity_ratio=0.5, seed=3
+    )
     data.setup("fit")
     return next(iter(data.train_dataloader()))
 

@@ -4,13 +4,12 @@ import json
 
 import pytest
 import torch
+from conftest import run_mfs_train
 from omegaconf import OmegaConf
 
-from conftest import run_mfs_train
-
-from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.models import MobileFaceSwap
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models.identity import IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher

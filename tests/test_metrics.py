@@ -144,7 +144,8 @@ def _eval(manifest, *extra):
     from pathlib import Path
 
     mfs = str(Path(sys.executable).parent / "mfs")
-    result = subprocess.run([mfs, "eval-swaps", "--manifest", str(manifest), "--json", "--quiet", *extra], capture_output=True, text=True)
+    command = [mfs, "eval-swaps", "--manifest", str(manifest), "--json", "--quiet", *extra]
+    result = subprocess.run(command, capture_output=True, text=True)
     return result, (json.loads(result.stdout) if result.returncode == 0 else None)
 
 
@@ -154,7 +155,9 @@ def test_eval_swaps_scores_known_cases(tmp_path):
     result, report = _eval(as_source)
     assert result.returncode == 0, result.stderr
     assert report["scored"] == 4 and report["results"]["id_retrieval"] == 100
-    assert report["results"]["pose_error"] > 1 and report["results"]["fid"] is None and "Inception" in report["results"]["fid_note"]
+    assert (
+        report["results"]["pose_error"] > 1 and report["results"]["fid"] is None and "Inception" in report["results"]["fid_note"]
+    )
     as_target = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 4}.png", f"face{(i + 1) % 4}.png") for i in range(4)])
     result, report = _eval(as_target)
     assert report["results"]["pose_error"] == 0 and report["results"]["expression_error"] == 0
@@ -185,11 +188,15 @@ def test_eval_swaps_with_no_scorable_row_says_why(tmp_path, capsys):
     assert code == f"mfs eval-swaps: error: none of the 1 rows could be scored: cannot read image {tmp_path / 'missing.png'}"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", "is empty: it needs a header source,target,swapped"),
-    ("source,target,swapped\n", "is empty: it has a header and no rows to score"),
-    ("a,b\n1,2\n", "needs a header with source,target,swapped (missing: source, swapped, target)"),
-], ids=["empty", "header-only", "wrong-header"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "is empty: it needs a header source,target,swapped"),
+        ("source,target,swapped\n", "is empty: it has a header and no rows to score"),
+        ("a,b\n1,2\n", "needs a header with source,target,swapped (missing: source, swapped, target)"),
+    ],
+    ids=["empty", "header-only", "wrong-header"],
+)
 def test_eval_swaps_bad_manifest_is_one_line(tmp_path, capsys, text, expected):
     (tmp_path / "bad.csv").write_text(text)
     code, _, _ = _eval_in_process(capsys, "--manifest", tmp_path / "bad.csv")
@@ -209,12 +216,22 @@ def test_eval_swaps_with_hopenet_and_cosface_weights(tmp_path):
     torch.manual_seed(0)
     torch.save(Hopenet().state_dict(), tmp_path / "hopenet.pth")
     cosface = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 512), use_se=False).eval()
-    torch.onnx.export(cosface, (torch.rand(1, 3, 112, 112),), tmp_path / "cosface.onnx", dynamo=False, do_constant_folding=False,
-                      opset_version=13, input_names=["data"], output_names=["embedding", "map"])
+    torch.onnx.export(
+        cosface,
+        (torch.rand(1, 3, 112, 112),),
+        tmp_path / "cosface.onnx",
+        dynamo=False,
+        do_constant_folding=False,
+        opset_version=13,
+        input_names=["data"],
+        output_names=["embedding", "map"],
+    )
     manifest = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 3}.png", f"face{i}.png") for i in range(3)])
     result, report = _eval(manifest, "--hopenet", str(tmp_path / "hopenet.pth"), "--cosface", str(tmp_path / "cosface.onnx"))
     assert result.returncode == 0, result.stderr
-    assert report["results"]["backends"]["pose"].startswith("Hopenet") and report["results"]["backends"]["identity"].startswith("CosFace")
+    assert report["results"]["backends"]["pose"].startswith("Hopenet") and report["results"]["backends"]["identity"].startswith(
+        "CosFace"
+    )
     assert report["results"]["id_retrieval"] == 100  # swapped = source, whatever the embedder
     result, _ = _eval(manifest, "--hopenet", str(tmp_path / "none.pth"))
     assert result.returncode != 0 and "--hopenet: weights file not found" in result.stderr

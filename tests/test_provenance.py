@@ -14,8 +14,8 @@ import pytest
 import skimage.data
 
 from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.record import DIGITAL_SOURCE_TYPE
 from mobilefaceswap.provenance.verify import exit_code, verify_paths
@@ -149,12 +149,19 @@ def self_made_certificate(folder: Path) -> tuple[Path, Path]:
         return builder.sign(issuer_key, hashes.SHA256())
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = certificate("test CA", ca_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA"),
-                                                   x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mobilefaceswap tests")]), ca_key, True)
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "test CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mobilefaceswap tests"),
+        ]
+    )
+    ca = certificate("test CA", ca_key, ca_name, ca_key, True)
     leaf = certificate("test signer", key, ca.subject, ca_key, False)
     chain, private = folder / "chain.pem", folder / "key.pem"
     chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return chain, private
 
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from mobilefaceswap.data.quality_set import build_quality_set
@@ -27,8 +27,22 @@ def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compos
         torch.manual_seed(iteration)
         torch.save(instantiate(cfg.teacher.net).state_dict(), folder / f"{iteration}_net_G.pth")
     (folder / "latest_net_G.pth").write_bytes(b"")  # no iteration in its name: not a milestone
-    command = [str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(folder), "--out", str(tmp_path / "set"), "--pairs", "3",
-               "--total-iterations", "4000", "--quiet", "profile=smoke", *tiny_teacher, f"paths.cache_dir={face_cache}"]
+    command = [
+        str(BIN / "mfs"),
+        "build-quality-set",
+        "--checkpoints",
+        str(folder),
+        "--out",
+        str(tmp_path / "set"),
+        "--pairs",
+        "3",
+        "--total-iterations",
+        "4000",
+        "--quiet",
+        "profile=smoke",
+        *tiny_teacher,
+        f"paths.cache_dir={face_cache}",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "set/labels.csv") as f:
@@ -55,9 +69,20 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     build_quality_set(checkpoints, generate, tmp_path / "set", progress=False)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     result = subprocess.run(
-        [str(BIN / "mfs-train-quality"), f"data.root={tmp_path / 'set'}", "data.input_size=48", "data.batch_size=16",
-         "data.num_workers=0", "trainer.max_steps=70", "module.lr=1e-3", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        [
+            str(BIN / "mfs-train-quality"),
+            f"data.root={tmp_path / 'set'}",
+            "data.input_size=48",
+            "data.batch_size=16",
+            "data.num_workers=0",
+            "trainer.max_steps=70",
+            "module.lr=1e-3",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((tmp_path / "run/quality_eval.json").read_text())
@@ -72,8 +97,11 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
 
 def test_checkpoints_need_iterations(tmp_path):
     (tmp_path / "latest_net_G.pth").write_bytes(b"")
-    result = subprocess.run([str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "at least two teacher checkpoints" in result.stderr
 
 

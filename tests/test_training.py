@@ -65,7 +65,9 @@ def test_nonfinite_losses_skip_the_update_then_stop(smoke_module, fixed_batch, t
     with pytest.raises(FloatingPointError, match="3 consecutive steps"):
         trainer.fit(smoke_module, train_dataloaders=DataLoader([bad] * 5, batch_size=None))
     after = smoke_module.student.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    assert all(
+        torch.equal(before[k], after[k]) for k in before if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
     assert trainer.global_step == 0
 
 
@@ -97,7 +99,9 @@ def test_swap_metrics_callback_logs_student_and_once_the_teacher(smoke_module, f
     smoke_module.student = EchoStudent()
     recorder = Recorder()
     strategy = SimpleNamespace(broadcast=lambda obj, src: obj)
-    trainer = SimpleNamespace(is_global_zero=True, global_step=10, max_steps=100, datamodule=data, loggers=[recorder], strategy=strategy)
+    trainer = SimpleNamespace(
+        is_global_zero=True, global_step=10, max_steps=100, datamodule=data, loggers=[recorder], strategy=strategy
+    )
     callback = SwapMetricsLogger(every_n_steps=10, max_pairs=3)
     callback.on_train_batch_end(trainer, smoke_module, None, None, 0)
     callback.on_train_end(trainer, smoke_module)  # same step: not scored twice

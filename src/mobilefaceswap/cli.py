@@ -64,11 +64,11 @@ def _swap(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from mobilefaceswap.files import refuse_overwrite
     from mobilefaceswap.inference.export import export_baked
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.files import refuse_overwrite
 
     name = args.name or Path(args.source).stem
     for suffix in (".onnx", ".torchscript.pt", ".int8.onnx"):
@@ -82,9 +82,9 @@ def _export(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from mobilefaceswap.files import refuse_overwrite, write_text_atomic
     from mobilefaceswap.inference.bench import run_bench
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.files import refuse_overwrite, write_text_atomic
 
     if args.out:
         refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
@@ -105,8 +105,8 @@ def _verify(args: argparse.Namespace) -> None:
 
 
 def _bench_watermark(args: argparse.Namespace) -> None:
-    from mobilefaceswap.provenance.bench import run_watermark_bench
     from mobilefaceswap.files import write_json_atomic
+    from mobilefaceswap.provenance.bench import run_watermark_bench
 
     report = run_watermark_bench(per_photo=args.per_photo, clips=args.clips)
     if args.out:
@@ -152,7 +152,8 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
     from mobilefaceswap.evaluation.faceforensics import FFppProtocol, score_on_ffpp
 
     protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
-    report, folder = score_on_ffpp(protocol, args.out, args.checkpoint, args.method, progress=not args.quiet, **_evaluator_weights(args))
+    weights = _evaluator_weights(args)
+    report, folder = score_on_ffpp(protocol, args.out, args.checkpoint, args.method, progress=not args.quiet, **weights)
     _print_scores(report, args.json)
     print(f"manifest and report: {folder}", file=sys.stderr)
 
@@ -164,9 +165,19 @@ def _prepare_data(args: argparse.Namespace) -> None:
     cfg = compose_config(args.overrides)
     landmarks = args.landmarks or ("csv" if args.landmark_csv else "dlib")
     alignment = cfg.teacher.alignment
-    config = PrepareConfig(alignment.size, alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root)
-    report = prepare_vggface2(args.root, args.out, config, args.landmark_csv, args.workers, progress=not args.quiet,
-                              face_parser=cfg.face_parser if args.masks else None, device=args.device)
+    config = PrepareConfig(
+        alignment.size, alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root
+    )
+    report = prepare_vggface2(
+        args.root,
+        args.out,
+        config,
+        args.landmark_csv,
+        args.workers,
+        progress=not args.quiet,
+        face_parser=cfg.face_parser if args.masks else None,
+        device=args.device,
+    )
     print(json.dumps(report, indent=2))
 
 
@@ -174,8 +185,15 @@ def _cache_teacher(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.teacher_cache import cache_teacher
 
-    out = cache_teacher(compose_config(args.overrides), args.out, args.pairs, args.shard_size, args.batch_size, args.device,
-                        progress=not args.quiet)
+    out = cache_teacher(
+        compose_config(args.overrides),
+        args.out,
+        args.pairs,
+        args.shard_size,
+        args.batch_size,
+        args.device,
+        progress=not args.quiet,
+    )
     print(f"teacher cache: {out} (train from it with data.teacher_cache={out})")
 
 
@@ -184,8 +202,9 @@ def _build_quality_set(args: argparse.Namespace) -> None:
     from mobilefaceswap.data.quality_set import build_teacher_quality_set
 
     cfg = compose_config(args.overrides)
-    labels = build_teacher_quality_set(cfg, args.checkpoints, args.out, args.pairs, args.total_iterations, args.batch_size, args.device,
-                                       progress=not args.quiet)
+    labels = build_teacher_quality_set(
+        cfg, args.checkpoints, args.out, args.pairs, args.total_iterations, args.batch_size, args.device, progress=not args.quiet
+    )
     print(f"quality set: {labels} (train Q with mfs-train-quality data.root={labels.parent})")
 
 
@@ -201,14 +220,17 @@ def _add_scoring_arguments(command: argparse.ArgumentParser) -> None:
     """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
     command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
     command.add_argument("--hopenet", help="Hopenet state dict: pose as in the paper (default: dlib landmarks + solvePnP)")
-    command.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict): identity as in "
-                         "the paper (default: dlib)")
+    command.add_argument(
+        "--cosface",
+        help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict): identity as in "
+        "the paper (default: dlib)",
+    )
     command.add_argument("--json", action="store_true", help="print the whole JSON report")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _add_teacher_run_arguments(command: argparse.ArgumentParser, overrides: str) -> None:
-    """How the configured teacher runs, and the config (``overrides``: what it chooses), for cache-teacher and build-quality-set."""
+    """How the configured teacher runs, and the config (``overrides``: what it chooses); cache-teacher, build-quality-set."""
     command.add_argument("--batch-size", type=int, default=16)
     command.add_argument("--device", default="cpu")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -225,7 +247,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=_stats)
 
     convert = commands.add_parser(
-        "convert-paddle", help="convert the released MobileFaceSwap Paddle weights (no paddle needed)"
+        "convert-paddle",
+        help="convert the released MobileFaceSwap Paddle weights (no paddle needed)",
     )
     convert.add_argument("--swap", required=True, help="MobileFaceSwap_224.pdparams")
     convert.add_argument("--arcface", required=True, help="arcface.pdparams")
@@ -271,7 +294,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="one JSON report per file")
     verify.set_defaults(run=_verify)
 
-    bench_mark = commands.add_parser("bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR")
+    bench_mark = commands.add_parser(
+        "bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR"
+    )
     bench_mark.add_argument("--per-photo", type=int, default=30, help="random crops of each real photo that get marked")
     bench_mark.add_argument("--clips", type=int, default=8, help="video clips (20 frames each) re-encoded at CRF 28")
     bench_mark.add_argument("--out", help="also write the JSON report here")
@@ -299,7 +324,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     who.add_argument("--method", help="score FF++'s own manipulated videos of this method instead, e.g. FaceShifter")
     ffpp.add_argument("--frames", type=int, default=10, help="evenly spaced frames per target video")
     ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
-    ffpp.add_argument("--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)")
+    ffpp.add_argument(
+        "--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)"
+    )
     ffpp.add_argument("--limit", type=int, help="first N pairs only")
     _add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=_eval_ffpp)
@@ -308,15 +335,21 @@ def build_arg_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--root", required=True, help="VGGFace2's train folder (<identity>/<image>.jpg)")
     prepare.add_argument("--out", required=True, help="cache folder (data.cache of data=vggface2)")
     prepare.add_argument("--landmark-csv", help="VGGFace2's bb_landmark/loose_landmark_train.csv (five points per image)")
-    prepare.add_argument("--landmarks", choices=("csv", "dlib", "insightface"), help="where landmarks come from (default: csv if given, else dlib)")
+    prepare.add_argument(
+        "--landmarks", choices=("csv", "dlib", "insightface"), help="where landmarks come from (default: csv if given, else dlib)"
+    )
     prepare.add_argument("--insightface-root", help="folder with models/buffalo_l/*.onnx for --landmarks insightface")
     prepare.add_argument("--min-eye-distance", type=float, default=70.0, help="keep images whose eyes are further apart (px)")
     prepare.add_argument("--shard-size", type=int, default=1000, help="input images per shard")
     prepare.add_argument("--workers", type=int, default=1, help="processes")
-    prepare.add_argument("--masks", action="store_true", help="also cache the face-parsing masks M_t (face parser from the config)")
+    prepare.add_argument(
+        "--masks", action="store_true", help="also cache the face-parsing masks M_t (face parser from the config)"
+    )
     prepare.add_argument("--device", default="cpu", help="device of the face parser")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
-    prepare.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter face_parser.pretrained=...")
+    prepare.add_argument(
+        "overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter face_parser.pretrained=..."
+    )
     prepare.set_defaults(run=_prepare_data)
 
     cache = commands.add_parser("cache-teacher", help="the teacher's outputs for the first N training pairs, once (resumable)")
@@ -327,10 +360,17 @@ def build_arg_parser() -> argparse.ArgumentParser:
     cache.set_defaults(run=_cache_teacher)
 
     quality = commands.add_parser("build-quality-set", help="teacher outputs from checkpoints along its training, labelled for Q")
-    quality.add_argument("--checkpoints", action="append", required=True, help="a teacher generator file or a folder of them, iteration in each name (repeatable)")
+    quality.add_argument(
+        "--checkpoints",
+        action="append",
+        required=True,
+        help="a teacher generator file or a folder of them, iteration in each name (repeatable)",
+    )
     quality.add_argument("--out", required=True, help="folder for the set (data.root of mfs-train-quality)")
     quality.add_argument("--pairs", type=int, default=1000, help="fixed training pairs each checkpoint swaps")
-    quality.add_argument("--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)")
+    quality.add_argument(
+        "--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)"
+    )
     _add_teacher_run_arguments(quality, "the teacher architecture and the data")
     quality.set_defaults(run=_build_quality_set)
 

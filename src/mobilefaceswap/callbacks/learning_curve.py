@@ -8,10 +8,10 @@ import numpy as np
 import torch
 
 from mobilefaceswap.data.pairs import to_tensor
+from mobilefaceswap.files import write_json_atomic
 from mobilefaceswap.learning.activation_scale import activation_scales
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.learning.plot import plot_curves
-from mobilefaceswap.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class LearningCurveLogger(CurveHistory):
 
     def write(self, run_dir: Path) -> None:
         steps = [h["step"] for h in self.history]
-        series = lambda key: [h[key] for h in self.history]  # noqa: E731
+        series = lambda key: [h[key] for h in self.history]
         stages = list(self.history[0]["activation_scale"])
         write_json_atomic(run_dir / "learning_curve.json", {"history": self.history})
         plot_curves(

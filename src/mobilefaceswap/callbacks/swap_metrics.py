@@ -21,7 +21,14 @@ class SwapMetricsLogger(L.Callback):
     where a ``ModelCheckpoint`` can monitor them (``callbacks.best_checkpoint``).
     """
 
-    def __init__(self, every_n_steps: int = 5000, max_pairs: int = 64, inception: str | None = None, hopenet: str | None = None, cosface: str | None = None):
+    def __init__(
+        self,
+        every_n_steps: int = 5000,
+        max_pairs: int = 64,
+        inception: str | None = None,
+        hopenet: str | None = None,
+        cosface: str | None = None,
+    ):
         self.every_n_steps = every_n_steps
         self.max_pairs = max_pairs
         self.weights = dict(inception_weights=inception, hopenet_weights=hopenet, cosface_weights=cosface)
@@ -62,7 +69,9 @@ class SwapMetricsLogger(L.Callback):
         if through_lightning:
             # Every rank monitors the same numbers, so that checkpoint decisions agree.
             metrics = trainer.strategy.broadcast(metrics, src=0)
-            pl_module.log_dict({k: v for k, v in metrics.items() if not k.startswith("teacher/")}, logger=False, on_step=True, on_epoch=False)
+            pl_module.log_dict(
+                {k: v for k, v in metrics.items() if not k.startswith("teacher/")}, logger=False, on_step=True, on_epoch=False
+            )
         return metrics
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobilefaceswap.files import refuse_overwrite, write_atomic
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import MobileFaceSwap
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.files import refuse_overwrite, write_atomic
 
 RELEASED_IDENTITY_ARCH = {"layers": [3, 4, 23, 3], "channels": [64, 128, 256, 512], "use_se": True}
 
@@ -100,7 +100,9 @@ def _rename(key: str, prefixes: tuple[tuple[str, str], ...]) -> str:
     return key
 
 
-def paddle_to_torch(arrays: dict[str, np.ndarray], module: nn.Module, prefixes: tuple = (), what: str = "") -> dict[str, torch.Tensor]:
+def paddle_to_torch(
+    arrays: dict[str, np.ndarray], module: nn.Module, prefixes: tuple = (), what: str = ""
+) -> dict[str, torch.Tensor]:
     """Rename, transpose Linear weights, and check every key and shape against ``module``."""
     own = module.state_dict()
     linear_weights = _weights_of(module, nn.Linear)

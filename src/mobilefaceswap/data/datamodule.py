@@ -134,11 +134,18 @@ class VGGFace2DataModule(FacePairDataModule):
             names = [row["identity"] for row in csv.DictReader(f)]
         faces = ShardedArray(sorted((self.cache / "shards").glob("faces_*.npy")))
         if len(faces) != len(names):
-            raise DataError(f"data.cache: {self.cache} is incomplete ({len(faces)} faces, {len(names)} index rows); rerun mfs prepare-data")
+            raise DataError(
+                f"data.cache: {self.cache} is incomplete ({len(faces)} faces, {len(names)} index rows); rerun mfs prepare-data"
+            )
         size = faces[0].shape[0]
         if size != self.hparams.size:
             raise DataError(f"data.cache: {self.cache} holds {size} px faces; this teacher needs {self.hparams.size} px")
         mask_files = sorted((self.cache / "shards").glob("masks_*.npy"))
         masks = ShardedArray(mask_files) if mask_files and len(mask_files) == len(faces.paths) else None
-        log.info("VGGFace2 cache %s: %d faces; masks %s", self.cache, len(names), "cached" if masks else "from the face parser on the fly")
+        log.info(
+            "VGGFace2 cache %s: %d faces; masks %s",
+            self.cache,
+            len(names),
+            "cached" if masks else "from the face parser on the fly",
+        )
         return FaceSet(faces, np.unique(names, return_inverse=True)[1], masks)

@@ -12,16 +12,15 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, augment_reproducibly, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
-from omegaconf import DictConfig
-
-from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.files import write_atomic, write_json_atomic
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 
 
 def fingerprint(faces: FaceSet, size: int) -> str:
@@ -75,7 +74,11 @@ def cache_teacher(cfg: DictConfig, out: str | Path, count: int, shard_size: int 
     pairs = fixed_training_pairs(cfg.data, count)
     identity = build_identity(cfg.identity)
     teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(device), identity.to(device)
-    info = {"teacher": cfg.teacher.net._target_, "teacher_weights": cfg.teacher.pretrained, "identity_weights": cfg.identity.pretrained}
+    info = {
+        "teacher": cfg.teacher.net._target_,
+        "teacher_weights": cfg.teacher.pretrained,
+        "identity_weights": cfg.identity.pretrained,
+    }
     return build_teacher_cache(pairs, teacher, identity, out, count, info, shard_size, batch_size, progress=progress)
 
 
@@ -92,7 +95,9 @@ class CachedPairDataset(Dataset):
         outputs = sorted(cache.glob("teacher_*.npy"))
         expected = -(-meta["pairs"] // meta["shard_size"])
         if len(outputs) != expected:
-            raise DataError(f"data.teacher_cache: {cache} is unfinished ({len(outputs)} of {expected} shards); rerun mfs cache-teacher")
+            raise DataError(
+                f"data.teacher_cache: {cache} is unfinished ({len(outputs)} of {expected} shards); rerun mfs cache-teacher"
+            )
         if meta["faces"] != fingerprint(faces, size):
             raise DataError(f"data.teacher_cache: {cache} was made for other training faces; make it again for this data")
         self.faces = faces

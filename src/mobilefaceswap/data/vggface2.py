@@ -108,7 +108,9 @@ def insightface_detector(root: str | None, pack: str = "buffalo_l"):
         raise DataError(f"--insightface-root: no insightface model pack at {models} (expected {pack}'s .onnx files)")
     from insightface.app import FaceAnalysis
 
-    app = FaceAnalysis(name=pack, root=str(Path(root).expanduser()), allowed_modules=["detection"], providers=["CPUExecutionProvider"])
+    app = FaceAnalysis(
+        name=pack, root=str(Path(root).expanduser()), allowed_modules=["detection"], providers=["CPUExecutionProvider"]
+    )
     app.prepare(ctx_id=-1, det_size=(640, 640))
     return app
 
@@ -272,7 +274,9 @@ def add_masks(out: str | Path, face_parser, batch_size: int = 32, device: str = 
         for start in range(0, len(faces), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(faces[start : start + batch_size])).to(device)
             with torch.no_grad():
-                masks[start : start + batch_size] = face_parser(batch.permute(0, 3, 1, 2).float() / 255)[:, 0].byte().cpu().numpy()
+                masks[start : start + batch_size] = (
+                    face_parser(batch.permute(0, 3, 1, 2).float() / 255)[:, 0].byte().cpu().numpy()
+                )
         write_atomic(target, lambda tmp, m=masks: np.save(tmp, m))
         done += 1
     return done

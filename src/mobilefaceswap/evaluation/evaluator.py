@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.files import refuse_overwrite, write_json_atomic
 from mobilefaceswap.inference.swap import read_image
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
@@ -26,7 +27,6 @@ from mobilefaceswap.metrics.pose import Hopenet, hopenet_box, landmark_pose
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.pretrained import load_pretrained
 from mobilefaceswap.models.recognition import load_recognition_network
-from mobilefaceswap.files import refuse_overwrite, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ class SwapEvaluator:
     ONNX file, an arcface_torch IResNet or an IR-SE state dict). Pose: dlib landmarks + solvePnP,
     or Hopenet (``hopenet_weights``). FID when Inception weights are found."""
 
-    def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None):
+    def __init__(
+        self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None
+    ):
         self.detector = DlibFaceDetector()
         self.inception = find_inception(inception_weights)
         if self.inception is None:
@@ -119,13 +121,25 @@ class SwapEvaluator:
             "scored": 0,
         }
 
-    def score(self, metrics: dict, source: np.ndarray, target: np.ndarray, swapped: np.ndarray, source_id: int, names=("source", "target", "swapped")) -> None:
+    def score(
+        self,
+        metrics: dict,
+        source: np.ndarray,
+        target: np.ndarray,
+        swapped: np.ndarray,
+        source_id: int,
+        names=("source", "target", "swapped"),
+    ) -> None:
         """Add one (source, target, swapped) triple of RGB uint8 images; DataError if a face is missing."""
-        source_face, target_face, swapped_face = (self._face(image, name) for image, name in zip((source, target, swapped), names))
+        source_face, target_face, swapped_face = (
+            self._face(image, name) for image, name in zip((source, target, swapped), names)
+        )
         identities = (self.embed_identity(swapped, swapped_face)[None], self.embed_identity(source, source_face)[None])
         metrics["identity"].update(*identities, torch.tensor([source_id]))
         metrics["pose"].update(self._pose(swapped, swapped_face)[None], self._pose(target, target_face)[None])
-        metrics["expression"].update(torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None])
+        metrics["expression"].update(
+            torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None]
+        )
         if metrics["fid"] is not None:
             for image, real in ((target, True), (swapped, False)):
                 resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
@@ -142,7 +156,9 @@ class SwapEvaluator:
             results["fid"] = float(metrics["fid"].compute())
         else:
             results["fid"] = None
-            results["fid_note"] = "no Inception weights (see --inception)" if metrics["fid"] is None else "FID needs at least 2 pairs"
+            results["fid_note"] = (
+                "no Inception weights (see --inception)" if metrics["fid"] is None else "FID needs at least 2 pairs"
+            )
         results["backends"] = self.backends
         return results
 
@@ -169,7 +185,11 @@ def score_manifest(manifest: str | Path, out: str | Path | None = None, progress
     (never over one of its inputs); ``weights`` are SwapEvaluator's."""
     triples = read_manifest(manifest)
     if out:
-        images = {f"{column} image of row {i + 2}": getattr(t, column) for i, t in enumerate(triples) for column in ("source", "target", "swapped")}
+        images = {
+            f"{column} image of row {i + 2}": getattr(t, column)
+            for i, t in enumerate(triples)
+            for column in ("source", "target", "swapped")
+        }
         refuse_overwrite(Path(out), {"--manifest": Path(manifest), **images}, "--out")
     report = asdict(SwapEvaluator(**weights).evaluate(triples, progress=progress))
     if out:

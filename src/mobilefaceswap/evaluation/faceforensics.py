@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.evaluation.evaluator import SwapEvaluator, read_manifest
+from mobilefaceswap.files import write_atomic, write_json_atomic, write_text_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.models.swapper import load_swapper
-from mobilefaceswap.files import write_atomic, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,9 @@ def write_manifest(path: Path, items: list[EvalFrame], swapped: list[Path]) -> P
     return write_atomic(path, write)
 
 
-def swap_with_model(items: list[EvalFrame], pipeline: FaceSwapPipeline, out: Path, progress: bool = True) -> tuple[list[EvalFrame], list[Path], list[str]]:
+def swap_with_model(
+    items: list[EvalFrame], pipeline: FaceSwapPipeline, out: Path, progress: bool = True
+) -> tuple[list[EvalFrame], list[Path], list[str]]:
     """Swap frame k of each source video into frame k of its target video, pasted back into the
     whole frame. Outputs already written are kept (a killed run continues)."""
     kept, swapped, skipped = [], [], []
@@ -212,7 +214,9 @@ def swap_with_model(items: list[EvalFrame], pipeline: FaceSwapPipeline, out: Pat
     return kept, swapped, skipped
 
 
-def swaps_of_method(items: list[EvalFrame], root: Path, method: str, compression: str, out: Path, progress: bool = True) -> tuple[list[EvalFrame], list[Path], list[str]]:
+def swaps_of_method(
+    items: list[EvalFrame], root: Path, method: str, compression: str, out: Path, progress: bool = True
+) -> tuple[list[EvalFrame], list[Path], list[str]]:
     """The same frames of FF++'s own manipulated videos ``<method>/<target>_<source>.mp4``."""
     kept, swapped, skipped = [], [], []
     by_pair: dict[VideoPair, list[EvalFrame]] = {}
@@ -248,19 +252,32 @@ class FFppProtocol:
     limit: int | None = None
 
     def describe(self, pairs: int) -> dict:
-        return {"name": "ffpp", "frames_per_video": self.frames, "compression": self.compression,
-                "split": self.split or "all FaceSwap pairs", "pairs": pairs}
+        return {
+            "name": "ffpp",
+            "frames_per_video": self.frames,
+            "compression": self.compression,
+            "split": self.split or "all FaceSwap pairs",
+            "pairs": pairs,
+        }
 
 
 def evaluate_ffpp(
-    evaluator: SwapEvaluator, protocol: FFppProtocol, out: Path, name: str, swapper=None, method: str | None = None, progress: bool = True
+    evaluator: SwapEvaluator,
+    protocol: FFppProtocol,
+    out: Path,
+    name: str,
+    swapper=None,
+    method: str | None = None,
+    progress: bool = True,
 ) -> dict:
     """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``)
     or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
     root, out = Path(protocol.root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"the output folder {out} is inside the dataset {root}; choose a folder outside it")
-    items, skipped = extract_frames(root, out, protocol.frames, protocol.compression, protocol.split, protocol.limit, progress=progress)
+    items, skipped = extract_frames(
+        root, out, protocol.frames, protocol.compression, protocol.split, protocol.limit, progress=progress
+    )
     if method is not None:
         items, swapped, failed = swaps_of_method(items, root, method, protocol.compression, out / name, progress=progress)
     else:

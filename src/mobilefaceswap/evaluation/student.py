@@ -54,7 +54,9 @@ def tensor_image(tensor: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def evaluate_student(module: StudentGAN, pairs: FacePairDataset, evaluator: SwapEvaluator, teacher: bool = True, limit: int | None = None) -> dict:
+def evaluate_student(
+    module: StudentGAN, pairs: FacePairDataset, evaluator: SwapEvaluator, teacher: bool = True, limit: int | None = None
+) -> dict:
     """Score a StudentGAN's student, and (``teacher``) the teacher it learnt from, on fixed pairs."""
     was_training = module.training
     module.eval()
@@ -69,7 +71,13 @@ def evaluate_student(module: StudentGAN, pairs: FacePairDataset, evaluator: Swap
         outputs = module.swapped_images({k: v[None].to(module.device) for k, v in item.items()})
         for who, metrics in scores.items():
             try:
-                evaluator.score(metrics, tensor_image(item["source"]), tensor_image(item["target"]), tensor_image(outputs[who][0]), int(pairs.identities[source_index]))
+                evaluator.score(
+                    metrics,
+                    tensor_image(item["source"]),
+                    tensor_image(item["target"]),
+                    tensor_image(outputs[who][0]),
+                    int(pairs.identities[source_index]),
+                )
             except DataError as err:
                 skipped.append(f"{who} pair {i}: {err}")
     module.train(was_training)
@@ -79,12 +87,25 @@ def evaluate_student(module: StudentGAN, pairs: FacePairDataset, evaluator: Swap
             results[who] = {**evaluator.results(metrics), "scored": metrics["scored"]}
         except DataError:  # e.g. an untrained teacher draws no detectable face
             results[who] = {"scored": 0, "note": "no face was found in any of its outputs"}
-    results["run"] = {"pairs": count, "skipped": skipped, "steps": module.global_step, "protocol": {"name": "validation", "pairs": count}}
+    results["run"] = {
+        "pairs": count,
+        "skipped": skipped,
+        "steps": module.global_step,
+        "protocol": {"name": "validation", "pairs": count},
+    }
     return results
 
 
 @torch.no_grad()
-def evaluate_student_ffpp(module: StudentGAN, evaluator: SwapEvaluator, protocol: FFppProtocol, out: Path, crop_size: int, template: str, teacher: bool = True) -> dict:
+def evaluate_student_ffpp(
+    module: StudentGAN,
+    evaluator: SwapEvaluator,
+    protocol: FFppProtocol,
+    out: Path,
+    crop_size: int,
+    template: str,
+    teacher: bool = True,
+) -> dict:
     """The same as ``evaluate_student`` with the FaceForensics++ protocol: each swapper's frames,
     manifest and report under ``out/<student|teacher>/``."""
     # The student (0.3 GMACs a frame) runs on the CPU beside the pipeline; the teacher where it is.

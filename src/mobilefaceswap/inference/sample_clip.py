@@ -29,7 +29,9 @@ def make_sample_clip(
             out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
             if tone is not None:
                 t = (np.arange(samples_per_frame) + i * samples_per_frame) / sample_rate
-                chunk = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(
+                    (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono"
+                )
                 chunk.sample_rate = sample_rate
                 out.mux(tone.encode(chunk))
         out.mux(video.encode(None))

@@ -129,7 +129,9 @@ def transcode(
             out_video.options = {"crf": str(crf), "preset": preset}
             out_audio = None
             if in_audio is not None:
-                out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
+                out_audio = out.add_stream(
+                    "aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name
+                )
             writer = _Writer(out, out_video, out_audio)
             bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
             streams = [s for s in (in_video, in_audio) if s is not None]
@@ -141,7 +143,9 @@ def transcode(
                         frame.pts = None  # the encoder numbers samples itself
                         writer.put(out_audio, frame)
                     else:
-                        writer.put(out_video, av.VideoFrame.from_ndarray(process(frame.to_ndarray(format="rgb24")), format="rgb24"))
+                        writer.put(
+                            out_video, av.VideoFrame.from_ndarray(process(frame.to_ndarray(format="rgb24")), format="rgb24")
+                        )
                         frames += 1
                         bar.update()
 
@@ -177,4 +181,3 @@ def transcode(
         announced = f" of its {expected}" if expected else ""
         log.warning("%s is damaged or truncated: %d%s frames decoded and written", source, frames, announced)
     return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
-

@@ -24,7 +24,14 @@ class PoseError(MeanDistance):
 
 # A generic face in millimetres (nose tip at the origin) for the six landmarks below.
 FACE_MODEL_3D = np.array(
-    [(0.0, 0.0, 0.0), (0.0, -330.0, -65.0), (-225.0, 170.0, -135.0), (225.0, 170.0, -135.0), (-150.0, -150.0, -125.0), (150.0, -150.0, -125.0)]
+    [
+        (0.0, 0.0, 0.0),
+        (0.0, -330.0, -65.0),
+        (-225.0, 170.0, -135.0),
+        (225.0, 170.0, -135.0),
+        (-150.0, -150.0, -125.0),
+        (150.0, -150.0, -125.0),
+    ]
 )
 MODEL_LANDMARKS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, eye outer corners, mouth corners
 
@@ -34,7 +41,9 @@ def landmark_pose(face: DetectedFace, image_size: tuple[int, int]) -> np.ndarray
     h, w = image_size
     camera = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], np.float64)
     points = face.landmarks68[MODEL_LANDMARKS].astype(np.float64)
-    ok, rotation, _ = cv2.solvePnP(FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_SQPNP)  # globally optimal: no flipped local minimum
+    ok, rotation, _ = cv2.solvePnP(
+        FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_SQPNP
+    )  # globally optimal: no flipped local minimum
     if not ok:
         raise ValueError("solvePnP found no pose")
     matrix, _ = cv2.Rodrigues(rotation)

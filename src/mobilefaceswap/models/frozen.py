@@ -15,9 +15,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from mobilefaceswap.models.face_parser import FaceParser
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.identity_onnx import load_onnx_identity
-from mobilefaceswap.models.face_parser import FaceParser
 from mobilefaceswap.models.pretrained import WeightsError, freeze, load_pretrained
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher, Teacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm

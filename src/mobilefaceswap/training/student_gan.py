@@ -89,7 +89,9 @@ class StudentGAN(L.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints omit the frozen helpers
-        self.save_hyperparameters(ignore=["student", "discriminator", "teacher", "identity", "perceptual", "face_parser", "quality"])
+        self.save_hyperparameters(
+            ignore=["student", "discriminator", "teacher", "identity", "perceptual", "face_parser", "quality"]
+        )
         self.student = student
         self.discriminator = discriminator
         self.frozen = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, face_parser=face_parser))
