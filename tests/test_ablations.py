@@ -1,6 +1,5 @@
 """The ablation variants of the paper's Table 2: switches in one model and one loss, one config each."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +7,9 @@ import torch.nn.functional as F
 
 from mobilefaceswap.data import EmbeddedFacesDataModule
 from mobilefaceswap.models import MobileFaceSwap
-from mobilefaceswap.train import CONFIG_DIR, build_module
+from mobilefaceswap.train import build_module
+
+from helpers import ABLATIONS
 
 NETWORK_VARIANTS = {
     "full": {},
@@ -54,7 +55,6 @@ def test_variants_change_what_they_say():
     assert torch.equal(out.image, out.raw) and torch.equal(out.mask, torch.ones_like(out.mask))
 
 
-ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")

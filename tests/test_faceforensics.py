@@ -7,15 +7,16 @@ import sys
 from pathlib import Path
 
 import torch
-from conftest import FFPP_PAIRS as PAIRS
 
 from mobilefaceswap.evaluation.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 
+from helpers import FFPP_PAIRS as PAIRS
+from helpers import TINY_IDENTITY
+
 MFS = str(Path(sys.executable).parent / "mfs")
-TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
 
 
 def mfs(*args: str) -> subprocess.CompletedProcess:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, last_checkpoint, run_mfs_train
 from omegaconf import OmegaConf
+
+from helpers import REPO, last_checkpoint, run_mfs_train
 
 MFS = Path(sys.executable).parent
 ENV = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")

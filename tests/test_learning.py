@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from conftest import run_mfs_train
 from omegaconf import OmegaConf
 
 from mobilefaceswap.learning.distillation_gap import distillation_gap
@@ -14,6 +13,8 @@ from mobilefaceswap.models.identity import IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
+
+from helpers import run_mfs_train
 
 SMALL_IDENTITY = {"_target_": "mobilefaceswap.models.identity.IRSEResNet", "layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512]}
 

@@ -24,11 +24,11 @@ from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.recognition import IResNet, load_recognition_network
 from mobilefaceswap.models.swapper import load_swapper, save_swapper
 from mobilefaceswap.table2 import protocol_sentence
-from mobilefaceswap.train import CONFIG_DIR
+
+from helpers import ABLATIONS
+from helpers import TINY_IDENTITY as TINY
 
 BIN = Path(sys.executable).parent
-TINY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
-ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
 
 
 def export_onnx(net: torch.nn.Module, path: Path) -> Path:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import last_checkpoint, run_mfs_train
+
+from helpers import last_checkpoint, run_mfs_train
 
 pytestmark = pytest.mark.slow
 

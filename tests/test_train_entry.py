@@ -5,10 +5,11 @@ import re
 
 import pytest
 import torch
-from conftest import last_checkpoint, run_mfs_train
 from omegaconf import open_dict
 
 from mobilefaceswap.models.swapper import load_swapper
+
+from helpers import last_checkpoint, run_mfs_train
 
 pytestmark = pytest.mark.slow
 
