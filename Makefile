@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test wheel-check smoke stats reproduce-table2 clean
+.PHONY: install test test-fast wheel-check smoke stats reproduce-table2 clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,11 @@ test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory wheel-check
+
+# The edit loop: ruff and the tests not marked slow (no end-to-end runs of mfs / mfs-train).
+test-fast: install
+	$(BIN)/ruff check src tests
+	$(BIN)/pytest -q -m "not slow"
 
 # The wheel, installed into a fresh virtualenv outside the source tree, runs from there.
 wheel-check: install

@@ -66,6 +66,7 @@ def batch(face_cache):
     return next(iter(data.train_dataloader()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ablation", ABLATIONS)
 def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablation):
     cfg = compose_train(f"ablation={ablation}", "quality=resnet18")

@@ -214,6 +214,7 @@ def _released_files(tmp_path: Path, protocol: int) -> tuple[Path, Path, MobileFa
     return swap_path, arc_path, student.eval(), arcface.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_convert_paddle_reproduces_the_released_model(tmp_path, protocol):
     swap_path, arc_path, student, arcface = _released_files(tmp_path, protocol)
@@ -240,6 +241,7 @@ def test_convert_paddle_reproduces_the_released_model(tmp_path, protocol):
     assert torch.equal(identity_state["fc.weight"], arcface.state_dict()["fc.weight"])
 
 
+@pytest.mark.slow
 def test_convert_paddle_errors(tmp_path):
     swap_path, arc_path, _, _ = _released_files(tmp_path, 4)
     mfs = str(Path(sys.executable).parent / "mfs")
@@ -284,6 +286,7 @@ def test_onnx_identity_that_does_not_fit_the_student_is_refused(tmp_path):
         build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))
 
 
+@pytest.mark.slow
 def test_smoke_profile_keeps_the_real_architecture_of_given_weights(tmp_path, compose_train):
     official = tmp_path / "latest_net_G.pth"
     torch.save(SimSwapGenerator().state_dict(), official)

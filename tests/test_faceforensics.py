@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from mobilefaceswap.evaluation.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
@@ -49,6 +50,7 @@ def test_missing_video_is_skipped_and_listed(tmp_path):
     assert items == [] and len(skipped) == 2 and "cannot read video" in skipped[0]
 
 
+@pytest.mark.slow
 def test_method_videos_are_scored_with_the_paper_protocol(ffpp, tmp_path):
     result = mfs(
         "eval-ffpp", "--root", str(ffpp), "--out", str(tmp_path), "--method", "FaceSwap", "--frames", "2", "--json", "--quiet"
@@ -63,6 +65,7 @@ def test_method_videos_are_scored_with_the_paper_protocol(ffpp, tmp_path):
     assert (tmp_path / "FaceSwap/eval.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_swapper_is_evaluated_end_to_end(ffpp, tmp_path):
     torch.manual_seed(0)
     student = MobileFaceSwap()
@@ -95,6 +98,7 @@ def test_a_swapper_is_evaluated_end_to_end(ffpp, tmp_path):
     assert len(list((out / "swapper/swapped").glob("*/*.png"))) == 6
 
 
+@pytest.mark.slow
 def test_output_inside_the_dataset_is_refused(ffpp):
     result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(ffpp / "eval"), "--method", "FaceSwap")
     assert result.returncode != 0 and "inside the dataset" in result.stderr

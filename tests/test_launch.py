@@ -60,6 +60,7 @@ def test_tensorboard_logger_config(compose_train, tmp_path):
     assert list((tmp_path / "run/tensorboard").rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_gpu_asked_for_without_one_is_one_line_before_any_work(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -77,6 +78,7 @@ def test_gpu_asked_for_without_one_is_one_line_before_any_work(tmp_path):
         assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_unknown_launcher_or_trainer_is_one_line(tmp_path):
     result = subprocess.run(
         [str(MFS / "mfs-train"), "-m", "hydra/launcher=slurn"], cwd=tmp_path, env=ENV, capture_output=True, text=True

@@ -149,6 +149,7 @@ def _eval(manifest, *extra):
     return result, (json.loads(result.stdout) if result.returncode == 0 else None)
 
 
+@pytest.mark.slow
 def test_eval_swaps_scores_known_cases(tmp_path):
     # swapped = source: perfect identity; swapped = target: zero pose and expression error.
     as_source = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 4}.png", f"face{i}.png") for i in range(4)])
@@ -210,6 +211,7 @@ def test_eval_swaps_never_writes_over_its_manifest(tmp_path, capsys):
     assert "is the --manifest" in code and "choose another --out" in code and manifest.read_text() == before
 
 
+@pytest.mark.slow
 def test_eval_swaps_with_hopenet_and_cosface_weights(tmp_path):
     from mobilefaceswap.models.identity import IRSEResNet
 

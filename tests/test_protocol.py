@@ -60,6 +60,7 @@ def faces(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, compose_train, faces, ffpp, capsys):
     assert len(ABLATIONS) == 11
     onnx_identity = export_onnx(IRSEResNet(**{**TINY, "use_se": False}), tmp_path / "identity.onnx")  # insightface's have no SE
@@ -108,6 +109,7 @@ def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, com
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_a_swapper_that_does_not_load_is_one_line(tmp_path, compose_train, faces):
     adain = instantiate(compose_train("ablation=adain").model.net)
     save_swapper(tmp_path / "adain.pt", adain, IdentityEncoder(IRSEResNet(**TINY)), crop_size=224, identity_arch=TINY)

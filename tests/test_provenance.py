@@ -50,6 +50,7 @@ def verify(path) -> tuple[int, list[dict]]:
     return result.returncode, json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_image_outputs_are_watermarked_and_carry_provenance(inputs, tiny_swapper, tmp_path):
     targets = tmp_path / "targets"
     targets.mkdir()
@@ -84,6 +85,7 @@ def test_image_outputs_are_watermarked_and_carry_provenance(inputs, tiny_swapper
     assert not plain_report["watermark"]["found"] and plain_report["metadata"]["record"]["watermark"] is None
 
 
+@pytest.mark.slow
 def test_video_output_is_watermarked_and_tagged(inputs, tiny_swapper, tmp_path):
     summary = swap(inputs, tiny_swapper, inputs["clip"], tmp_path / "out.mp4")
     code, [report] = verify(tmp_path / "out.mp4")
@@ -93,6 +95,7 @@ def test_video_output_is_watermarked_and_tagged(inputs, tiny_swapper, tmp_path):
     assert report["metadata"]["record"]["tool"] == "mobilefaceswap"
 
 
+@pytest.mark.slow
 def test_verify_exit_codes_unmarked_and_unreadable(inputs, tmp_path):
     [report] = verify_paths(inputs["group"])
     assert exit_code([report]) == 1 and not report["marked"] and not report["watermark"]["found"]
@@ -114,6 +117,7 @@ def test_watermark_reads_back_through_jpeg_and_resize_and_not_where_absent():
     assert all(watermark.detect(np.ascontiguousarray(p)) is None for p in (photo, skimage.data.chelsea(), skimage.data.rocket()))
 
 
+@pytest.mark.slow
 def test_bench_watermark_writes_its_report(tmp_path):
     result = mfs("bench-watermark", "--per-photo", "1", "--clips", "1", "--out", str(tmp_path / "bench.json"))
     assert result.returncode == 0, result.stderr
@@ -165,6 +169,7 @@ def self_made_certificate(folder: Path) -> tuple[Path, Path]:
     return chain, private
 
 
+@pytest.mark.slow
 def test_c2pa_manifest_signed_with_a_test_certificate_validates(inputs, tiny_swapper, tmp_path):
     chain, key = self_made_certificate(tmp_path)
     swap(inputs, tiny_swapper, inputs["group"], tmp_path / "out.jpg", "--c2pa-cert", str(chain), "--c2pa-key", str(key))

@@ -18,6 +18,7 @@ from mobilefaceswap.models.quality import QualityRegressor
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.slow
 def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compose_train):
     tiny_teacher = ("teacher.net.base_channels=8", "teacher.net.n_blocks=2")  # checkpoints given: smoke keeps their architecture
     cfg = compose_train("profile=smoke", *tiny_teacher)
@@ -55,6 +56,7 @@ def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compos
     assert (tmp_path / "set" / rows[0]["file"]).stat().st_mtime_ns == stamp  # done checkpoints are kept
 
 
+@pytest.mark.slow
 def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     """A teacher whose outputs get less noisy as it trains: Q must rank held-out checkpoints."""
     with np.load(face_cache / "embedded_faces_arcface_224.npz") as data:
@@ -105,6 +107,7 @@ def test_checkpoints_need_iterations(tmp_path):
     assert result.returncode != 0 and "at least two teacher checkpoints" in result.stderr
 
 
+@pytest.mark.slow
 def test_trained_q_plugs_into_the_reweighting(tmp_path, compose_train, face_cache):
     from mobilefaceswap.data import EmbeddedFacesDataModule
     from mobilefaceswap.train import build_module

@@ -48,6 +48,7 @@ def swap(assets, target, output, *extra) -> subprocess.CompletedProcess:
                "--checkpoint", str(assets["swapper"]), "--quiet", *extra)
 
 
+@pytest.mark.slow
 def test_image_swap_changes_faces_and_keeps_the_rest(assets, tmp_path):
     result = swap(assets, assets["group"], tmp_path / "out.jpg")
     assert result.returncode == 0, result.stderr
@@ -60,6 +61,7 @@ def test_image_swap_changes_faces_and_keeps_the_rest(assets, tmp_path):
     assert not changed[:80, :80].any()  # the corner holds no face and is left as it was (JPEG noise aside)
 
 
+@pytest.mark.slow
 def test_source_without_face_is_one_clear_error(assets, tmp_path):
     result = mfs("swap", "--source", str(assets["blank"]), "--target", str(assets["group"]), "--output",
                  str(tmp_path / "o.jpg"), "--checkpoint", str(assets["swapper"]))
@@ -68,6 +70,7 @@ def test_source_without_face_is_one_clear_error(assets, tmp_path):
     assert not (tmp_path / "o.jpg").exists()
 
 
+@pytest.mark.slow
 def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
     result = swap(assets, assets["blank"], tmp_path / "o.png", "--no-watermark")
     assert result.returncode == 0, result.stderr
@@ -75,6 +78,7 @@ def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
     assert np.array_equal(read_image(tmp_path / "o.png"), read_image(assets["blank"]))
 
 
+@pytest.mark.slow
 def test_unreadable_inputs(assets, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not a jpeg")
@@ -159,6 +163,7 @@ def test_output_path_problems_are_one_line_before_any_work(assets, tmp_path, tar
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", sorted(VIDEO_SUFFIXES))
 def test_truncated_video_in_every_container_is_detected_and_written(tmp_path, suffix):
     image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
@@ -176,6 +181,7 @@ def test_truncated_video_in_every_container_is_detected_and_written(tmp_path, su
     assert video_info(output)["frames"] == result.frames  # written up to the last good frame
 
 
+@pytest.mark.slow
 def test_folder_batch_skips_bad_files(assets, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -201,6 +207,7 @@ def video_info(path: Path) -> dict:
         }
 
 
+@pytest.mark.slow
 def test_video_keeps_fps_size_audio_and_swaps_every_frame(assets, tmp_path):
     result = swap(assets, assets["clip"], tmp_path / "out.mp4", "--redetect-every", "3")
     assert result.returncode == 0, result.stderr
@@ -213,6 +220,7 @@ def test_video_keeps_fps_size_audio_and_swaps_every_frame(assets, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_truncated_video_writes_what_was_decoded(assets, tmp_path):
     data = assets["long"].read_bytes()
     truncated = tmp_path / "cut.mp4"
@@ -225,6 +233,7 @@ def test_truncated_video_writes_what_was_decoded(assets, tmp_path):
     assert 5 < video_info(tmp_path / "out.mp4")["frames"] < 40
 
 
+@pytest.mark.slow
 def test_only_swaps_the_reference_person(assets, tmp_path):
     group = read_image(assets["group"])
     face = DlibFaceDetector()(group)[2]
@@ -239,6 +248,7 @@ def test_only_swaps_the_reference_person(assets, tmp_path):
     assert changed[centre_y - 10 : centre_y + 10, centre_x - 10 : centre_x + 10].any()
 
 
+@pytest.mark.slow
 def test_aligned_mode_writes_the_raw_network_output(assets, tmp_path):
     detector = DlibFaceDetector()
     source = read_image(assets["astronaut"])
@@ -279,6 +289,7 @@ def test_paste_back_touches_only_the_face_region():
     assert 50 < out[55, 200, 0] < 200  # the border is feathered
 
 
+@pytest.mark.slow
 def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
     result = mfs(
         "export",
@@ -308,6 +319,7 @@ def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
         assert got[1].shape == (3, 1, 224, 224)  # the fusion mask is the second output
 
 
+@pytest.mark.slow
 def test_bench_reports_every_measurement(tmp_path):
     result = mfs("bench", "--seconds", "0", "--frames", "6", "--out", str(tmp_path / "bench.json"))
     assert result.returncode == 0, result.stderr

@@ -99,6 +99,7 @@ def test_sweep_goes_on_after_a_failure_and_skips_finished_members(tmp_path, face
     assert not (results / "1/failed.json").exists() and (results / "1/finished.json").exists()
 
 
+@pytest.mark.slow
 def test_table2_command_needs_results(tmp_path):
     result = subprocess.run([str(MFS / "mfs"), "table2", "--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert result.returncode != 0 and "no sweep results" in result.stderr

@@ -32,6 +32,7 @@ def test_embedded_data_are_real_aligned_faces(fixed_batch, face_cache):
         assert len(data["faces"]) >= 7 and len(np.unique(data["identities"])) == len(data["faces"])
 
 
+@pytest.mark.slow
 def test_twenty_steps_on_a_fixed_batch_lower_the_generator_loss(smoke_module, fixed_batch):
     module = smoke_module.train()
     opt = torch.optim.Adam(module.student.parameters(), lr=1e-2, betas=(0.0, 0.99))
@@ -54,6 +55,7 @@ def test_reweighting_uses_identity_similarity(smoke_module, fixed_batch):
     assert torch.equal(smoke_module.distillation_targets(fixed_batch).alpha, torch.ones(4))
 
 
+@pytest.mark.slow
 def test_nonfinite_losses_skip_the_update_then_stop(smoke_module, fixed_batch, tmp_path):
     smoke_module.optim_cfg.max_nonfinite_steps = 3
     bad = dict(fixed_batch, source=torch.full_like(fixed_batch["source"], float("nan")))
@@ -80,6 +82,7 @@ class EchoStudent(torch.nn.Module):
         return SwapOutput(image=target, raw=target, mask=torch.ones_like(target[:, :1]))
 
 
+@pytest.mark.slow
 def test_swap_metrics_callback_logs_student_and_once_the_teacher(smoke_module, face_cache):
     from types import SimpleNamespace
 
@@ -132,10 +135,12 @@ def _activation_growth(module, batch, steps: int) -> float:
     return max(after[k] / before[k] for k in before)
 
 
+@pytest.mark.slow
 def test_injection_network_stays_well_conditioned_through_training(smoke_module, fixed_batch):
     assert _activation_growth(smoke_module, fixed_batch, steps=5) < 10
 
 
+@pytest.mark.slow
 def test_one_learning_rate_for_the_injection_network_makes_activations_explode(compose_train, fixed_batch):
     torch.manual_seed(0)
     module = build_module(compose_train("profile=smoke", "model.optim.injection_lr_scaling=none"))

@@ -24,6 +24,8 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.store import ShardedArray
 from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
 
+pytestmark = pytest.mark.slow  # each test prepares VGGFace2-shaped data or runs mfs
+
 MFS = str(Path(sys.executable).parent / "mfs")
 SMOKE = ["profile=smoke"]
 
