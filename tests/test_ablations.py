@@ -21,6 +21,7 @@ NETWORK_VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORK_VARIANTS)
 def test_network_variant_trains_and_bakes(name):
     torch.manual_seed(0)
@@ -87,6 +88,7 @@ def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablati
         assert torch.allclose(ref.alpha, quality)
 
 
+@pytest.mark.slow
 def test_no_kd_never_runs_the_teacher(compose_train, batch):
     module = build_module(compose_train("ablation=no_kd"))
 

@@ -131,6 +131,7 @@ def test_pickled_code_is_never_run(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_insightface_onnx_becomes_a_differentiable_identity_network(tmp_path):
     ir50 = IRSEResNet(layers=(3, 4, 14, 3), use_se=False).eval()
 
@@ -170,6 +171,7 @@ def test_missing_onnx_is_a_clear_error(tmp_path):
         build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "none.onnx")))
 
 
+@pytest.mark.slow
 def test_faceshifter_teacher_with_its_own_identity_network():
     cfg = OmegaConf.create(
         {

@@ -99,6 +99,7 @@ def test_no_fid_without_inception_weights(tmp_path, monkeypatch, caplog):
     assert "no FID" in caplog.text and "no other network" in caplog.text
 
 
+@pytest.mark.slow
 def test_fid_with_local_inception_weights(tmp_path, monkeypatch):
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 

@@ -97,6 +97,7 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     regressor.load_state_dict(torch.load(tmp_path / "run/quality.pt", weights_only=True))  # what quality.pretrained reads
 
 
+@pytest.mark.slow
 def test_checkpoints_need_iterations(tmp_path):
     (tmp_path / "latest_net_G.pth").write_bytes(b"")
     result = subprocess.run(

@@ -48,6 +48,7 @@ def test_twenty_steps_on_a_fixed_batch_lower_the_generator_loss(smoke_module, fi
     assert history[-1] < 0.8 * history[0], history
 
 
+@pytest.mark.slow
 def test_reweighting_uses_identity_similarity(smoke_module, fixed_batch):
     ref = smoke_module.distillation_targets(fixed_batch)
     assert ref.alpha.shape == (4,) and (ref.alpha <= 1).all() and (ref.alpha >= 0).all()
