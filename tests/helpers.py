@@ -16,6 +16,21 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
 ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
 
+# What each conf/ablation option changes against the full model, key by key (model.net and loss).
+ABLATION_SWITCHES = {
+    "full": {},
+    "no_prediction": {"model.net.weight_prediction": False},
+    "adain": {"model.net.pointwise": "adain"},
+    "no_modulation": {"model.net.pointwise": "static"},
+    "autoencoder": {"model.net.skips": False},
+    "no_fusion": {"model.net.fusion": False, "loss.lambda_mask": 0.0},
+    "no_kd": {"loss.distillation": False},
+    "no_id_reweight": {"loss.reweight_identity": False},
+    "no_quality_reweight": {"loss.reweight_quality": False},
+    "no_id_loss": {"loss.lambda_id": 0.0},
+    "full_mask": {"loss.weak_mask": False},
+}
+
 
 def run_mfs_train(*overrides: str, cwd: Path, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the real ``mfs-train`` console script with tiny settings in a subprocess."""

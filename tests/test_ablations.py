@@ -1,6 +1,5 @@
 """The ablation variants of the paper's Table 2: switches in one model and one loss, one config each."""
 
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,15 +8,13 @@ from mobilefaceswap.data import EmbeddedFacesDataModule
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.train import build_module
 
-from helpers import ABLATIONS
+from helpers import ABLATION_SWITCHES, ABLATIONS
 
+# The student's constructor settings of each network ablation (and of the full model).
 NETWORK_VARIANTS = {
-    "full": {},
-    "no_prediction": {"weight_prediction": False},
-    "adain": {"pointwise": "adain"},
-    "no_modulation": {"pointwise": "static"},
-    "autoencoder": {"skips": False},
-    "no_fusion": {"fusion": False},
+    name: {k.removeprefix("model.net."): v for k, v in switches.items() if k.startswith("model.net.")}
+    for name, switches in ABLATION_SWITCHES.items()
+    if name == "full" or any(k.startswith("model.net.") for k in switches)
 }
 
 

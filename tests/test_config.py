@@ -9,7 +9,7 @@ from mobilefaceswap.table2 import ROWS_FILE
 from mobilefaceswap.train import CONFIG_DIR, build_module
 from mobilefaceswap.training.student_gan import LossConfig
 
-from helpers import ABLATIONS
+from helpers import ABLATION_SWITCHES, ABLATIONS
 
 GROUPS = sorted(p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir())
 OPTIONS = [(group, option.stem) for group in GROUPS for option in sorted((Path(CONFIG_DIR) / group).glob("*.yaml"))]
@@ -69,22 +69,6 @@ def test_profiles_set_what_they_say(compose_train):
 def test_table2_rows_are_the_ablation_configs():
     rows = OmegaConf.load(ROWS_FILE).rows
     assert sorted(row.ablation for row in rows) == sorted([*ABLATIONS, "teacher"])  # the teacher row is scored in full's runs
-
-
-# What each conf/ablation option changes against the full model, key by key (model.net and loss).
-ABLATION_SWITCHES = {
-    "full": {},
-    "no_prediction": {"model.net.weight_prediction": False},
-    "adain": {"model.net.pointwise": "adain"},
-    "no_modulation": {"model.net.pointwise": "static"},
-    "autoencoder": {"model.net.skips": False},
-    "no_fusion": {"model.net.fusion": False, "loss.lambda_mask": 0.0},
-    "no_kd": {"loss.distillation": False},
-    "no_id_reweight": {"loss.reweight_identity": False},
-    "no_quality_reweight": {"loss.reweight_quality": False},
-    "no_id_loss": {"loss.lambda_id": 0.0},
-    "full_mask": {"loss.weak_mask": False},
-}
 
 
 def _switches(cfg) -> dict:
