@@ -19,7 +19,6 @@ that have no ``shard_*.json`` and ends with exactly the files of an uninterrupte
 
 import csv
 import json
-import logging
 import multiprocessing
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -33,8 +32,6 @@ from tqdm import tqdm
 from mobilefaceswap.data.alignment import align_face, face_template
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import IMAGE_SUFFIXES, write_atomic, write_json_atomic, write_text_atomic
-
-log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = ["shard", "row", "identity", "path", "eye_distance"] + [f"{a}{i}" for i in range(5) for a in "xy"]
 

@@ -7,7 +7,6 @@ pose and expression.
 """
 
 import csv
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,8 +26,6 @@ from mobilefaceswap.metrics.pose import Hopenet, hopenet_box, landmark_pose
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.pretrained import load_pretrained
 from mobilefaceswap.models.recognition import load_recognition_network
-
-log = logging.getLogger(__name__)
 
 FID_SIZE = 299  # Inception's input; every image is resized to it so they batch
 
