@@ -16,9 +16,10 @@ import torch
 from mobilefaceswap.cli import main
 from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.inference.smoothing import LandmarkFilter
 from mobilefaceswap.inference.swap import write_image
-from mobilefaceswap.inference.video import make_sample_clip, transcode
+from mobilefaceswap.inference.video import transcode
 from mobilefaceswap.models.swapper import load_swapper
 
 MFS = str(Path(sys.executable).parent / "mfs")
@@ -83,6 +84,7 @@ def phone_swap(tmp_path_factory, tiny_swapper) -> dict:
     return {"summary": json.loads(result.stdout), "input": streams_of(clip), "output": streams_of(folder / "out.mp4")}
 
 
+@pytest.mark.slow
 def test_portrait_phone_clip_comes_out_upright(phone_swap):
     assert phone_swap["input"]["size"] == (480, 360) and phone_swap["input"]["rotation"] == -90
     assert phone_swap["output"]["size"] == (360, 480) and phone_swap["output"]["rotation"] == 0
@@ -90,11 +92,13 @@ def test_portrait_phone_clip_comes_out_upright(phone_swap):
     assert phone_swap["summary"]["faces_swapped"] == phone_swap["summary"]["frames"] == len(FRAME_MS)
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_timestamps_are_kept(phone_swap):
     assert phone_swap["input"]["times"] == [ms / 1000 for ms in FRAME_MS]
     assert phone_swap["output"]["times"] == phone_swap["input"]["times"]
 
 
+@pytest.mark.slow
 def test_audio_is_copied_packet_for_packet_and_codec_crf_honoured(phone_swap):
     assert phone_swap["output"]["audio_codec"] == "aac"
     assert phone_swap["output"]["audio_packets"] == phone_swap["input"]["audio_packets"]

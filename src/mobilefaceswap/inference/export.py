@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 PARITY_TOLERANCE = 1e-4  # max abs difference allowed for fp32 exports
 
@@ -104,5 +104,8 @@ def export_baked(baked: nn.Module, size: int, out_dir: str | Path, name: str, qu
 
         int8_path = out_dir / f"{name}.int8.onnx"
         write_atomic(int8_path, lambda tmp: quantize_dynamic(str(onnx_path), tmp, weight_type=QuantType.QUInt8))
-        report["files"]["int8_onnx"] = {"path": str(int8_path), "max_abs_diff": max_difference(baked, OnnxBaked(str(int8_path)), size)}
+        report["files"]["int8_onnx"] = {
+            "path": str(int8_path),
+            "max_abs_diff": max_difference(baked, OnnxBaked(str(int8_path)), size),
+        }
     return report
