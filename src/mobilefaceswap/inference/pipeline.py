@@ -42,10 +42,9 @@ class Track:
 
 
 # Video search sizes: the whole frame is searched with its long side at DETECT_SIDE pixels
-# (upsampled once by dlib: faces from about 1/8 of that side up), a tracked face's window with
-# its size (eye distance, see _face_size) at WINDOW_FACE_SIZE pixels (dlib's HOG finds faces
-# from 80 pixels wide); the
-# landmarks are then placed on the full-size frame.
+# (upsampled once by dlib: faces from 40 pixels of that copy, 80 of a 720p frame), a tracked
+# face's window with the face's size (see _face_size) at WINDOW_FACE_SIZE pixels (dlib's HOG
+# finds faces from 80 pixels wide); the landmarks are then placed on the full-size frame.
 DETECT_SIDE = 640
 WINDOW_FACE_SIZE = 48.0
 FLOW_FACE_SIZE = 64.0  # optical flow needs no more detail than this to follow five landmarks
