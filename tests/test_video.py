@@ -4,6 +4,7 @@ One Euro landmark smoothing, faces of a frame in one batched call."""
 import json
 import subprocess
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,6 +124,24 @@ def test_audio_is_re_encoded_only_where_the_container_must(tmp_path, source, out
     assert out["audio_codec"] == codec
     if copied:
         assert out["audio_packets"] == streams_of(clip)["audio_packets"]
+
+
+def test_an_error_while_swapping_leaves_no_output_and_no_thread(tmp_path):
+    image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
+    clip = make_sample_clip(tmp_path / "clip.mp4", image, (160, 96), frames=30)
+    before = set(threading.enumerate())
+    seen = []
+
+    def failing(frame: np.ndarray, seconds: float | None) -> np.ndarray:
+        seen.append(seconds)
+        if len(seen) == 5:
+            raise ValueError("swapping failed")
+        return frame
+
+    with pytest.raises(ValueError, match="swapping failed"):
+        transcode(clip, tmp_path / "out.mp4", failing, progress=False)
+    assert not (tmp_path / "out.mp4").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+    assert {t for t in threading.enumerate() if t.name != "tqdm_monitor"} <= before  # reader and writer joined
 
 
 @pytest.mark.parametrize(
