@@ -4,6 +4,11 @@ import argparse
 import json
 import sys
 
+from mobilefaceswap.inference.device import DEVICES
+from mobilefaceswap.inference.formats import BENCH_VARIANTS, EXPORTED, RUNTIMES
+
+EXPORTED_NAMES = [runtime.name for runtime in EXPORTED]
+
 
 def _stats(args: argparse.Namespace) -> None:
     from mobilefaceswap.stats import format_networks, format_table, network_stats, student_stats
@@ -52,7 +57,8 @@ def _swap(args: argparse.Namespace) -> None:
     inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     pipeline = FaceSwapPipeline(
-        load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime
+        load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime,
+        device=args.device,
     )
     source = read_image(args.source)
     if args.aligned:
@@ -77,6 +83,7 @@ def _swap(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from mobilefaceswap.inference.calibration import calibration_faces
     from mobilefaceswap.inference.export import export_baked
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
@@ -84,11 +91,13 @@ def _export(args: argparse.Namespace) -> None:
     from mobilefaceswap.utils import refuse_overwrite
 
     name = args.name or Path(args.source).stem
-    for suffix in (".onnx", ".torchscript.pt", ".int8.onnx"):
-        refuse_overwrite(Path(args.out) / f"{name}{suffix}", {"--checkpoint": args.checkpoint, "--source": args.source}, "--out")
-    pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
+    runtimes = [RUNTIMES[r] for r in args.runtimes]
+    for file in (file for runtime in runtimes for file in runtime.files(name)):
+        refuse_overwrite(Path(args.out) / file, {"--checkpoint": args.checkpoint, "--source": args.source}, "--out")
+    pipeline = FaceSwapPipeline(load_swapper(args.checkpoint), device=args.device)
     pipeline.set_source(read_image(args.source))
-    report = export_baked(pipeline.baked, pipeline.swapper.crop_size, args.out, name, quantize=args.quantize)
+    faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
+    report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.out, name, faces, runtimes)
     print(json.dumps(report, indent=2))
 
 
@@ -102,7 +111,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.out:
         refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
-    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper)
+    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper, device=args.device,
+                       variants=tuple(args.variants))
     text = json.dumps(report, indent=2)
     if args.out:
         write_text_atomic(Path(args.out), text + "\n")
@@ -136,7 +146,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _evaluator(args: argparse.Namespace):
     from mobilefaceswap.evaluate import SwapEvaluator
 
-    return SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
+    return SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
 
 
 def _report_scores(report: dict, out, as_json: bool) -> None:
@@ -191,7 +201,7 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
         from mobilefaceswap.models.swapper import load_swapper
 
         name, swapper = Path(args.checkpoint).stem, load_swapper(args.checkpoint)
-    report = evaluate_ffpp(evaluator, protocol, Path(args.out), name, swapper, args.method, progress=not args.quiet)
+    report = evaluate_ffpp(evaluator, protocol, Path(args.out), name, swapper, args.method, progress=not args.quiet, device=args.device)
     _print_scores(report, args.json)
     print(f"manifest and report: {Path(args.out) / name}", file=sys.stderr)
 
@@ -277,6 +287,19 @@ def _table2(args: argparse.Namespace) -> None:
     print(f"written: {md} and {table}")
 
 
+def _name_list(known: list[str]):
+    """An argparse type: comma-separated names, each one of ``known``."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{','.join(unknown) or repr(text)}: choose from {','.join(known)}")
+        return names
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -303,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
     swap.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
     swap.add_argument("--smoothing", type=float, default=0.5, help="video: weight of past landmarks (0 = none)")
-    swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
+    swap.add_argument("--runtime", choices=RUNTIMES, default="torch", help="run the baked network with (int8: calibrated on the bundled faces)")
+    swap.add_argument("--device", choices=DEVICES, default="auto", help="auto: the GPU when there is one (fp16), else the CPU")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
     swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
     swap.add_argument("--c2pa-cert", help="PEM certificate chain (signer first): sign each output with a C2PA manifest")
@@ -311,12 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--c2pa-alg", default="es256", help="signing algorithm of the key (es256, es384, ps256, ed25519, ...)")
     swap.set_defaults(run=_swap)
 
-    export = commands.add_parser("export", help="bake a source identity and export ONNX and TorchScript")
+    export = commands.add_parser("export", help="bake a source identity and export it for every runtime, each checked against PyTorch")
     export.add_argument("--checkpoint", required=True, help="swapper file")
     export.add_argument("--source", required=True, help="image of the source face")
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--name", help="file name stem (default: the source's)")
-    export.add_argument("--quantize", action="store_true", help="also an int8 dynamic-quantised ONNX")
+    export.add_argument("--runtimes", type=_name_list(EXPORTED_NAMES), default=EXPORTED_NAMES,
+                        help=f"comma-separated formats to write (default: all: {','.join(EXPORTED_NAMES)})")
+    export.add_argument("--device", choices=DEVICES, default="auto", help="where the identity is injected (the checks run on the CPU)")
     export.set_defaults(run=_export)
 
     bench = commands.add_parser("bench", help="fps of the baked student, SimSwap and the 720p video pipeline")
@@ -326,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
     bench.add_argument("--frames", type=int, default=100, help="frames of the 720p clip")
+    bench.add_argument("--variants", type=_name_list(BENCH_VARIANTS), default=BENCH_VARIANTS,
+                       help=f"comma-separated runtime variants of the baked network to measure (default: all: {','.join(BENCH_VARIANTS)})")
+    bench.add_argument("--device", choices=DEVICES, default="cpu", help="cuda: also the networks on the GPU (PyTorch fp16, ONNX Runtime's CUDA provider)")
     bench.set_defaults(run=_bench)
 
     verify = commands.add_parser("verify", help="is a file (or each file of a folder) marked as synthetic: watermark, metadata")
@@ -355,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the whole JSON report")
     evaluate.add_argument("--out", help="also write the JSON report to this file")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.add_argument("--device", choices=DEVICES, default="auto", help="where the CosFace and Hopenet networks run")
     evaluate.set_defaults(run=_eval_swaps)
 
     ffpp = commands.add_parser("eval-ffpp", help="the paper's FaceForensics++ protocol: N frames per video, swap, score")
@@ -372,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     ffpp.add_argument("--cosface", help="CosFace/ArcFace network: .onnx, arcface_torch IResNet or IR-SE state dict (identity as in the paper)")
     ffpp.add_argument("--json", action="store_true", help="print the whole JSON report")
     ffpp.add_argument("--quiet", action="store_true", help="no progress bars")
+    ffpp.add_argument("--device", choices=DEVICES, default="auto", help="where the swapper and the scoring networks run")
     ffpp.set_defaults(run=_eval_ffpp)
 
     prepare = commands.add_parser("prepare-data", help="VGGFace2: keep eye distance > 70 px, align as the teacher aligns, shard")

@@ -22,6 +22,7 @@ from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.faceforensics import EvalFrame, VideoPair, extract_frames, manipulated_video, read_frames, write_manifest
+from mobilefaceswap.inference.device import resolve_device
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.data.pairs import FacePairDataset
@@ -80,7 +81,9 @@ class SwapEvaluator:
     ONNX file, an arcface_torch IResNet or an IR-SE state dict). Pose: dlib landmarks + solvePnP,
     or Hopenet (``hopenet_weights``). FID when Inception weights are found."""
 
-    def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None):
+    def __init__(self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None,
+                 device: str = "cpu"):
+        self.device = resolve_device(device)
         self.detector = DlibFaceDetector()
         self.recognizer = DlibFaceRecognizer()
         self.inception = find_inception(inception_weights)
@@ -88,11 +91,11 @@ class SwapEvaluator:
             build_fid(inception_weights)  # says, once, why no FID is reported
         self.hopenet = None
         if hopenet_weights is not None:
-            self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval()
+            self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval().to(self.device)
         self.cosface = None
         if cosface_weights is not None:
             net = load_recognition_network(cosface_weights, "--cosface")
-            self.cosface = IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3).eval()
+            self.cosface = IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3).eval().to(self.device)
         self.backends = {
             "identity": "CosFace network " + str(cosface_weights) if self.cosface else "dlib 128-d recogniser",
             "pose": "Hopenet " + str(hopenet_weights) if self.hopenet else "dlib 68 landmarks + solvePnP",
@@ -104,7 +107,7 @@ class SwapEvaluator:
         if self.cosface is None:
             return torch.tensor(self.recognizer.descriptor(image, face), dtype=torch.float32)
         crop, _ = align_face(image, face.landmarks5, 112)
-        return self.cosface(torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255).z[0]
+        return self.cosface(torch.from_numpy(crop).permute(2, 0, 1)[None].to(self.device).float() / 255).z[0].cpu()
 
     @torch.no_grad()
     def _pose(self, image: np.ndarray, face) -> torch.Tensor:
@@ -112,7 +115,7 @@ class SwapEvaluator:
             return torch.tensor(landmark_pose(face, image.shape[:2]), dtype=torch.float32)
         x0, y0, x1, y1 = hopenet_box(face.box, image.shape)
         crop = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255
-        return self.hopenet(crop)[0]
+        return self.hopenet(crop.to(self.device))[0].cpu()
 
     def _face(self, image: np.ndarray, what: Path):
         faces = self.detector(image)
@@ -239,7 +242,8 @@ class FFppProtocol:
 
 
 def evaluate_ffpp(
-    evaluator: SwapEvaluator, protocol: FFppProtocol, out: Path, name: str, swapper=None, method: str | None = None, progress: bool = True
+    evaluator: SwapEvaluator, protocol: FFppProtocol, out: Path, name: str, swapper=None, method: str | None = None, progress: bool = True,
+    device: str = "cpu",
 ) -> dict:
     """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``)
     or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
@@ -250,7 +254,7 @@ def evaluate_ffpp(
     if method is not None:
         items, swapped, failed = swaps_of_method(items, root, method, protocol.compression, out / name, progress=progress)
     else:
-        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper), out / name, progress=progress)
+        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper, device=device), out / name, progress=progress)
     if not items:
         raise DataError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
     manifest = write_manifest(out / name / "manifest.csv", items, swapped)

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 from torch import nn
 
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DetectedFace, DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
-from mobilefaceswap.inference.export import OnnxBaked
+from mobilefaceswap.inference.calibration import calibration_faces
 from mobilefaceswap.inference.paste import paste_back
+from mobilefaceswap.inference.device import runtime_device
+from mobilefaceswap.inference.formats import RUNTIMES
+from mobilefaceswap.inference.runtimes import BakedRunner, build_runner
 from mobilefaceswap.models.swapper import Swapper
 
 log = logging.getLogger(__name__)
@@ -45,18 +47,24 @@ class FaceSwapPipeline:
         smoothing: float = 0.5,
         only_threshold: float = DlibFaceRecognizer.same_person_distance,
         runtime: str = "torch",
+        device: str = "cpu",
     ):
-        if runtime not in ("torch", "onnx"):
-            raise ValueError(f"runtime={runtime!r}: use torch or onnx")
-        self.runtime = runtime
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime={runtime!r}: use one of {', '.join(RUNTIMES)}")
+        self.runtime = RUNTIMES[runtime]
+        self.device = runtime_device(self.runtime, device)
         self.swapper = swapper
+        if self.device.type == "cuda":  # the identity is injected on the GPU too
+            swapper.student.cuda()
+            swapper.identity.cuda()
         self.detector = detector or DlibFaceDetector()
         self.recognizer = DlibFaceRecognizer()
         self.redetect_every = max(1, redetect_every)
         self.full_detect_every = max(self.redetect_every, full_detect_every)
         self.smoothing = smoothing  # weight of the previous landmarks in the moving average
         self.only_threshold = only_threshold
-        self.baked: nn.Module | OnnxBaked | None = None
+        self.network: nn.Module | None = None
+        self.baked: BakedRunner | None = None
         self.reference: np.ndarray | None = None  # descriptor of the --only face
         self.reset()
 
@@ -79,8 +87,11 @@ class FaceSwapPipeline:
         return aligned if aligned.shape[:2] == (size, size) else cv2.resize(aligned, (size, size), interpolation=cv2.INTER_AREA)
 
     def set_aligned_source(self, crop: np.ndarray) -> None:
-        baked = self.swapper.bake(to_tensor(self.as_crop(crop))[None])
-        self.baked = OnnxBaked.from_module(baked, self.swapper.crop_size) if self.runtime == "onnx" else baked
+        baked = self.swapper.bake(to_tensor(self.as_crop(crop))[None].to(self.device))
+        size, template = self.swapper.crop_size, self.swapper.template
+        calibration = calibration_faces(size, template).calibration if self.runtime.int8 else None  # aligned as the targets are
+        self.network = baked  # the fp32 PyTorch network, whatever runs it (mfs export writes it)
+        self.baked = build_runner(self.runtime, baked, size, device=self.device, calibration=calibration)
 
     def only_faces_like(self, image: np.ndarray) -> None:
         """Swap only faces of the person in ``image`` (dlib descriptor distance below the threshold)."""
@@ -95,12 +106,8 @@ class FaceSwapPipeline:
 
     def swap_aligned(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Aligned target crop (S, S, 3) uint8 -> raw swapped crop (uint8) and fusion mask (S, S)."""
-        target = crop.transpose(2, 0, 1)[None].astype(np.float32) / 255  # numpy only: no torch threads wake up
-        if isinstance(self.baked, OnnxBaked):
-            image, mask = self.baked.run(target)
-        else:
-            with torch.no_grad():
-                image, mask = (t.numpy() for t in self.baked(torch.from_numpy(target)))
+        target = crop.transpose(2, 0, 1)[None].astype(np.float32) / 255  # numpy in: no torch threads wake up outside torch runtimes
+        image, mask = self.baked.run(target)
         return (image[0].transpose(1, 2, 0).clip(0, 1) * 255 + 0.5).astype(np.uint8), mask[0, 0]
 
     def _keep(self, image: np.ndarray, face: DetectedFace) -> bool:
