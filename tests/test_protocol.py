@@ -82,7 +82,8 @@ def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, com
         if student.arch in exported:
             continue
         exported.append(student.arch)
-        assert run_mfs("export", "--checkpoint", path, "--source", faces["source"], "--out", tmp_path / "export", "--name", ablation) is None
+        assert run_mfs("export", "--checkpoint", path, "--source", faces["source"], "--out", tmp_path / "export", "--name", ablation,
+                       "--runtimes", "onnx") is None
         assert (tmp_path / "export" / f"{ablation}.onnx").is_file()
         error = run_mfs("eval-ffpp", "--root", ffpp, "--out", tmp_path / "ffpp", "--checkpoint", path, "--frames", "1", "--limit", "1", "--quiet")
         # A random network may draw no detectable face; the swapper must still load and swap the frames.

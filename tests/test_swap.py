@@ -15,9 +15,9 @@ import torch
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.inference.export import OnnxBaked
 from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.runtimes import OnnxBaked
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.cli import main
 from mobilefaceswap.inference.video import VIDEO_SUFFIXES, make_sample_clip, transcode
@@ -38,8 +38,8 @@ def assets(tmp_path_factory, tiny_swapper) -> dict[str, Path]:
     return {"swapper": tiny_swapper, **{p.stem: p for p in folder.iterdir()}}
 
 
-def mfs(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([MFS, *args], capture_output=True, text=True)
+def mfs(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([MFS, *args], capture_output=True, text=True, env=env)
 
 
 def swap(assets, target, output, *extra) -> subprocess.CompletedProcess:
@@ -231,28 +231,37 @@ def test_paste_back_touches_only_the_face_region():
     assert 50 < out[55, 200, 0] < 200  # the border is feathered
 
 
-def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
-    result = mfs("export", "--checkpoint", str(assets["swapper"]), "--source", str(assets["astronaut"]), "--out", str(tmp_path), "--quantize")
+def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path, face_cache):
+    result = mfs("export", "--checkpoint", str(assets["swapper"]), "--source", str(assets["astronaut"]), "--out", str(tmp_path),
+                 "--runtimes", "onnx,torchscript,onnx-int8", env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["outputs"] == ["swapped", "mask"]
     assert report["files"]["onnx"]["max_abs_diff"] <= 1e-4 and report["files"]["torchscript"]["max_abs_diff"] <= 1e-4
-    assert (tmp_path / "astronaut.int8.onnx").is_file()
+    assert report["files"]["onnx-int8"]["psnr_db"] >= 35 and (tmp_path / "astronaut.int8.onnx").is_file()
     pipeline = FaceSwapPipeline(load_swapper(assets["swapper"]))
     pipeline.set_source(read_image(assets["astronaut"]))
     target = torch.rand(3, 3, 224, 224)
     with torch.no_grad():
-        expected = pipeline.baked(target)
+        expected = pipeline.network(target)
     for got in (OnnxBaked(str(tmp_path / "astronaut.onnx"))(target), torch.jit.load(tmp_path / "astronaut.torchscript.pt")(target)):
         assert all((a - b).abs().max() <= 1e-4 for a, b in zip(expected, got))
         assert got[1].shape == (3, 1, 224, 224)  # the fusion mask is the second output
 
 
-def test_bench_reports_every_measurement(tmp_path):
-    result = mfs("bench", "--seconds", "0", "--frames", "6", "--out", str(tmp_path / "bench.json"))
+def test_bench_reports_every_measurement(tmp_path, face_cache):
+    result = mfs("bench", "--seconds", "0", "--frames", "6", "--variants", "onnx,onnx-int8", "--out", str(tmp_path / "bench.json"),
+                 env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)))
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "bench.json").read_text())
-    assert set(report["fps"]) >= {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps", "pipeline_720p_fps"}
+    assert set(report["fps"]) >= {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps", "pipeline_720p_fps",
+                                  "idn_best_runtime_224_fps", "speedup_best_runtime_vs_simswap"}
     assert all(v > 0 for v in report["fps"].values())
     assert report["fps"]["pipeline_720p_faces_per_frame"] == 1.0
-    assert set(report["targets"]) == {"idn_onnx_224_fps", "speedup_vs_simswap", "pipeline_720p_fps"}
+    assert set(report["targets"]) == {"idn_onnx_224_fps", "speedup_vs_simswap", "pipeline_720p_fps", "speedup_best_runtime_vs_simswap"}
+    runtimes = report["runtimes"]
+    assert set(runtimes["variants"]) == {"onnx", "onnx-int8"} and set(runtimes["simswap_fps"]) == {"torch", "onnx", "openvino"}
+    for variant in runtimes["variants"].values():  # accuracy against fp32 PyTorch on held-out faces, and both ratios
+        assert variant["fps"] > 0 and variant["psnr_db"] >= 35 and variant["counts"]
+        assert variant["speedup_vs_simswap_torch"] > 0 and variant["speedup_vs_simswap_same_runtime"] > 0
+    assert runtimes["best"] in runtimes["variants"]
