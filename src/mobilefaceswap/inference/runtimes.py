@@ -8,9 +8,9 @@ PyTorch module (int8 variants calibrated on aligned faces) or loaded from an exp
 import copy
 import importlib
 import io
-from abc import ABC, abstractmethod
 import tempfile
 import warnings
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -240,11 +240,11 @@ class ExecuTorchBaked(BakedRunner):
     def __init__(self, program: bytes, threads: int = 2):
         require("executorch")
         from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-        from executorch.runtime import Runtime
+        from executorch.runtime import Runtime as ExecuTorchRuntime
 
         _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
         self.program = program
-        self.method = Runtime.get().load_program(program).load_method("forward")
+        self.method = ExecuTorchRuntime.get().load_program(program).load_method("forward")
 
     @classmethod
     def from_module(cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU,
