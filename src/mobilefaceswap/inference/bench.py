@@ -10,6 +10,7 @@ import warnings
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,15 +41,23 @@ TARGETS = {
 def frames_per_second(run: Callable[[], object], seconds: float, repeats: int = 5, min_runs: int = 2, warmup: int = 2) -> float:
     """Best of ``repeats`` timing windows of ``seconds / repeats`` each, as timeit does: on a
     shared machine the fastest window is the one least disturbed by others."""
-    for _ in range(warmup):
-        run()
-    best = 0.0
-    for _ in range(repeats):
-        runs, start = 0, time.perf_counter()
-        while runs < min_runs or time.perf_counter() - start < seconds / repeats:
+    return interleaved_fps({"run": run}, seconds, repeats, min_runs, warmup)["run"]
+
+
+def interleaved_fps(runs: dict[str, Callable[[], object]], seconds: float, repeats: int = 5, min_runs: int = 2, warmup: int = 2) -> dict[str, float]:
+    """``frames_per_second`` of several networks whose windows take turns (a window of each,
+    then again), so that all of them are compared under the same load."""
+    for run in runs.values():
+        for _ in range(warmup):
             run()
-            runs += 1
-        best = max(best, runs / (time.perf_counter() - start))
+    best = dict.fromkeys(runs, 0.0)
+    for _ in range(repeats):
+        for name, run in runs.items():
+            count, start = 0, time.perf_counter()
+            while count < min_runs or time.perf_counter() - start < seconds / repeats:
+                run()
+                count += 1
+            best[name] = max(best[name], count / (time.perf_counter() - start))
     return best
 
 
@@ -75,18 +84,17 @@ def onnx_model(network: nn.Module, inputs: dict[str, torch.Tensor]) -> bytes:
     return buffer.getvalue()
 
 
-def simswap_runtimes(teacher: nn.Module, target: torch.Tensor, z_id: torch.Tensor, threads: int, seconds: float) -> dict:
-    """SimSwap's generator in the accelerated runtimes too, so a speed-up is also measured like for like."""
+def simswap_runs(teacher: nn.Module, target: torch.Tensor, z_id: torch.Tensor, threads: int) -> dict[str, Callable[[], object]]:
+    """SimSwap's generator in PyTorch eager and in the accelerated runtimes, so that a speed-up
+    is also measured like for like."""
     inputs = {"target": target, "latent": z_id}
     model = onnx_model(teacher, inputs)
     session = onnx_session(model, threads)
     feed = {k: v.numpy() for k, v in inputs.items()}
-    fps = {"onnx": frames_per_second(lambda: session.run(None, feed), seconds, repeats=2, warmup=1)}
     ov = require("openvino")
     config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
     request = ov.Core().compile_model(ov.convert_model(io.BytesIO(model)), "CPU", config).create_infer_request()
-    fps["openvino"] = frames_per_second(lambda: request.infer(feed), seconds, repeats=2, warmup=1)
-    return fps
+    return {"torch": lambda: teacher(target, z_id), "onnx": lambda: session.run(None, feed), "openvino": lambda: request.infer(feed)}
 
 
 def variant_runner(name: str, baked: nn.Module, faces: CalibrationFaces, threads: int, device: torch.device):
@@ -99,44 +107,32 @@ def variant_runner(name: str, baked: nn.Module, faces: CalibrationFaces, threads
     return build_runner(runtime, baked, size, threads, device if name.endswith("-cuda") else CPU, faces.calibration)
 
 
-def runtime_variants(baked: nn.Module, faces: CalibrationFaces, threads: int, seconds: float, device: torch.device,
-                     names: tuple[str, ...] = tuple(BENCH_VARIANTS)) -> dict:
-    """The baked IDN (batch 1) in each runtime and precision (on the CPU; with a GPU also PyTorch
-    fp16 and ONNX Runtime's CUDA provider): fps, and PSNR of its swapped faces against fp32
-    PyTorch on held-out aligned faces (int8 calibrated on the others)."""
+@torch.no_grad()
+def bench_runtimes(swapper: Swapper, baked: nn.Module, teacher: nn.Module, z_id: torch.Tensor, threads: int, seconds: float,
+                   device: torch.device, names: tuple[str, ...] = tuple(BENCH_VARIANTS)) -> dict:
+    """The baked IDN (batch 1, at the swapper's crop size) in each runtime and precision (on the
+    CPU; with a GPU also PyTorch fp16 and ONNX Runtime's CUDA provider): the PSNR of its swapped
+    faces against fp32 PyTorch on held-out aligned faces (int8 calibrated on the others), and
+    its fps over SimSwap's, eager and in the same runtime. Every network is timed in the same
+    interleaved windows, so that a busy spell of a shared machine slows them all alike."""
     names = (*names, "torch-cuda", "onnx-cuda") if device.type == "cuda" else names
-    with torch.no_grad():
-        reference = baked(torch.from_numpy(faces.held_out))[0].numpy()
-    target = np.random.default_rng(0).random((1, 3, *faces.held_out.shape[-2:]), dtype=np.float32)
-    results = {}
-    for name in names:
-        runner = variant_runner(name, baked, faces, threads, device)
-        quality = psnr(reference, runner.run(faces.held_out)[0])
-        results[name] = {"engine": name.split("-")[0], "fps": frames_per_second(lambda r=runner: r.run(target), seconds),
-                         "psnr_db": round(min(quality, 999.0), 2), "counts": quality >= MIN_PSNR_DB}
-    return results
-
-
-def runtime_speedups(variants: dict, simswap_fps: dict) -> dict:
-    """Each variant's fps over SimSwap eager and over SimSwap in the same runtime (where measured);
-    the best is the fastest that keeps MIN_PSNR_DB."""
-    for variant in variants.values():
-        variant["speedup_vs_simswap_torch"] = round(variant["fps"] / simswap_fps["torch"], 1)
-        same = simswap_fps.get(variant["engine"])
-        variant["speedup_vs_simswap_same_runtime"] = None if same is None else round(variant["fps"] / same, 1)
-        variant["fps"] = round(variant["fps"], 2)
-    best = max((name for name, v in variants.items() if v["counts"]), key=lambda name: variants[name]["fps"])
-    return {"variants": variants, "simswap_fps": {k: round(v, 2) for k, v in simswap_fps.items()}, "best": best}
-
-
-def bench_runtimes(swapper: Swapper, baked: nn.Module, teacher: nn.Module, z_id: torch.Tensor, simswap_torch_fps: float,
-                   threads: int, seconds: float, device: torch.device, names: tuple[str, ...] = tuple(BENCH_VARIANTS)) -> dict:
-    """Every runtime of the baked IDN at its crop size, against SimSwap eager and in the same runtime."""
     faces = calibration_faces(swapper.crop_size, swapper.template)
-    variants = runtime_variants(baked, faces, threads, seconds, device, names)
-    target = torch.rand(1, 3, 224, 224)
-    simswap = {"torch": simswap_torch_fps, **simswap_runtimes(teacher, target, z_id, threads, seconds)}
-    return runtime_speedups(variants, simswap)
+    reference = baked(torch.from_numpy(faces.held_out))[0].numpy()
+    target = np.random.default_rng(0).random((1, 3, *faces.held_out.shape[-2:]), dtype=np.float32)
+    runners = {name: variant_runner(name, baked, faces, threads, device) for name in names}
+    quality = {name: psnr(reference, runner.run(faces.held_out)[0]) for name, runner in runners.items()}
+    simswap = {f"simswap-{engine}": run for engine, run in simswap_runs(teacher, torch.rand(1, 3, 224, 224), z_id, threads).items()}
+    fps = interleaved_fps({**{name: partial(runner.run, target) for name, runner in runners.items()}, **simswap}, seconds)
+    variants = {}
+    for name in names:
+        engine = name.split("-")[0]
+        same = fps.get(f"simswap-{engine}")
+        variants[name] = {"engine": engine, "fps": round(fps[name], 2), "psnr_db": round(min(quality[name], 999.0), 2),
+                          "counts": quality[name] >= MIN_PSNR_DB,
+                          "speedup_vs_simswap_torch": round(fps[name] / fps["simswap-torch"], 1),
+                          "speedup_vs_simswap_same_runtime": None if same is None else round(fps[name] / same, 1)}
+    best = max((name for name in names if variants[name]["counts"]), key=lambda name: fps[name])
+    return {"variants": variants, "simswap_fps": {k.removeprefix("simswap-"): round(fps[k], 2) for k in simswap}, "best": best}
 
 
 @torch.no_grad()
@@ -158,9 +154,9 @@ def run_bench(threads: int = 2, seconds: float = 3.0, clip_frames: int = 100, sw
     results["simswap_torch_224_fps"] = frames_per_second(lambda: teacher(target, z_id), seconds, repeats=2, min_runs=2, warmup=1)
     results["speedup_vs_simswap"] = results["idn_onnx_224_fps"] / results["simswap_torch_224_fps"]
     results["speedup_vs_simswap_both_eager"] = results["idn_torch_224_fps"] / results["simswap_torch_224_fps"]
-    runtimes = bench_runtimes(swapper, baked, teacher, z_id, results["simswap_torch_224_fps"], threads, seconds, resolve_device(device), variants)
+    runtimes = bench_runtimes(swapper, baked, teacher, z_id, threads, seconds, resolve_device(device), variants)
     results["idn_best_runtime_224_fps"] = runtimes["variants"][runtimes["best"]]["fps"]
-    results["speedup_best_runtime_vs_simswap"] = results["idn_best_runtime_224_fps"] / results["simswap_torch_224_fps"]
+    results["speedup_best_runtime_vs_simswap"] = runtimes["variants"][runtimes["best"]]["speedup_vs_simswap_torch"]
 
     photos = bundled_photos()
     with tempfile.TemporaryDirectory() as tmp:

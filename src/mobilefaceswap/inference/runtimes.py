@@ -8,6 +8,7 @@ PyTorch module (int8 variants calibrated on aligned faces) or loaded from an exp
 import copy
 import importlib
 import io
+import sys
 import tempfile
 import warnings
 from abc import ABC, abstractmethod
@@ -112,7 +113,12 @@ def onnx_session(model: bytes | str, threads: int = 2, device: torch.device = CP
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+    providers = ["CPUExecutionProvider"]
+    if device.type == "cuda":
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        else:
+            print("mfs: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu); ONNX Runtime runs on the CPU", file=sys.stderr)
     return ort.InferenceSession(model, options, providers=providers)
 
 
