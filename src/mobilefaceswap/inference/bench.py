@@ -84,17 +84,21 @@ def onnx_model(network: nn.Module, inputs: dict[str, torch.Tensor]) -> bytes:
     return buffer.getvalue()
 
 
-def simswap_runs(teacher: nn.Module, target: torch.Tensor, z_id: torch.Tensor, threads: int) -> dict[str, Callable[[], object]]:
-    """SimSwap's generator in PyTorch eager and in the accelerated runtimes, so that a speed-up
-    is also measured like for like."""
+def simswap_runs(teacher: nn.Module, target: torch.Tensor, z_id: torch.Tensor, threads: int, engines: set[str]) -> dict[str, Callable[[], object]]:
+    """SimSwap's generator in PyTorch eager and in those of ``engines`` that can run it (ONNX
+    Runtime, OpenVINO), so that a speed-up is also measured like for like."""
+    runs = {"torch": lambda: teacher(target, z_id)}
     inputs = {"target": target, "latent": z_id}
-    model = onnx_model(teacher, inputs)
-    session = onnx_session(model, threads)
     feed = {k: v.numpy() for k, v in inputs.items()}
-    ov = require("openvino")
-    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
-    request = ov.Core().compile_model(ov.convert_model(io.BytesIO(model)), "CPU", config).create_infer_request()
-    return {"torch": lambda: teacher(target, z_id), "onnx": lambda: session.run(None, feed), "openvino": lambda: request.infer(feed)}
+    model = onnx_model(teacher, inputs) if engines & {"onnx", "openvino"} else None
+    if "onnx" in engines:
+        runs["onnx"] = partial(onnx_session(model, threads).run, None, feed)
+    if "openvino" in engines:
+        ov = require("openvino")
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        request = ov.Core().compile_model(ov.convert_model(io.BytesIO(model)), "CPU", config).create_infer_request()
+        runs["openvino"] = partial(request.infer, feed)
+    return runs
 
 
 def variant_runner(name: str, baked: nn.Module, faces: CalibrationFaces, threads: int, device: torch.device):
@@ -121,7 +125,8 @@ def bench_runtimes(swapper: Swapper, baked: nn.Module, teacher: nn.Module, z_id:
     target = np.random.default_rng(0).random((1, 3, *faces.held_out.shape[-2:]), dtype=np.float32)
     runners = {name: variant_runner(name, baked, faces, threads, device) for name in names}
     quality = {name: psnr(reference, runner.run(faces.held_out)[0]) for name, runner in runners.items()}
-    simswap = {f"simswap-{engine}": run for engine, run in simswap_runs(teacher, torch.rand(1, 3, 224, 224), z_id, threads).items()}
+    engines = {name.split("-")[0] for name in names}
+    simswap = {f"simswap-{engine}": run for engine, run in simswap_runs(teacher, torch.rand(1, 3, 224, 224), z_id, threads, engines).items()}
     fps = interleaved_fps({**{name: partial(runner.run, target) for name, runner in runners.items()}, **simswap}, seconds)
     variants = {}
     for name in names:
