@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test wheel-check smoke stats reproduce-table2 clean
+.PHONY: install test test-fast wheel-check smoke stats reproduce-table2 clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ test: install
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory wheel-check
 
+# The edit loop: ruff and the tests not marked slow (no end-to-end runs of mfs / mfs-train).
+test-fast: install
+	$(BIN)/ruff check src tests
+	$(BIN)/pytest -q -m "not slow"
+
 # The wheel, installed into a fresh virtualenv outside the source tree, runs from there.
 wheel-check: install
 	scripts/check-wheel.sh $(BIN)/python $(PYTHON)
@@ -31,7 +36,12 @@ smoke: install
 # rerun, a failed one is recorded and the others go on), then the table beside the paper's values.
 # LAUNCHER: basic (here, one member after another), local (submitit jobs on this machine) or
 # slurm (submitit jobs on a SLURM cluster, conf/hydra/launcher/slurm.yaml).
-TABLE2_ROWS := full,no_prediction,adain,no_modulation,autoencoder,no_fusion,no_kd,no_id_reweight,no_quality_reweight,no_id_loss,full_mask
+# Every config of conf/ablation/, the full model first.
+ABLATIONS := $(basename $(notdir $(wildcard src/mobilefaceswap/conf/ablation/*.yaml)))
+comma := ,
+empty :=
+space := $(empty) $(empty)
+TABLE2_ROWS := $(subst $(space),$(comma),full $(filter-out full,$(ABLATIONS)))
 PROFILE ?= smoke
 # How each row is scored (conf/eval): the paper's FaceForensics++ protocol with PROFILE=paper.
 PROTOCOL ?= $(if $(filter paper,$(PROFILE)),ffpp,validation)

@@ -1,10 +1,9 @@
+"""Fixtures shared by the tests: tiny swapper files, the aligned embedded faces, composed configs,
+a FaceForensics++-shaped tree."""
+
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -12,16 +11,14 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from mobilefaceswap.data.detection import DlibFaceDetector
-from mobilefaceswap.data.embedded import bundled_photos, prepare_embedded_faces
-from mobilefaceswap.inference.video import make_sample_clip
+from mobilefaceswap.data.embedded import prepare_embedded_faces
+from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.train import CONFIG_DIR
 
-REPO = Path(__file__).resolve().parents[1]
-TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
+from helpers import FFPP_PAIRS, TINY_IDENTITY, portraits
 
 
 @pytest.fixture(scope="session")
@@ -65,41 +62,6 @@ def compose_train(tmp_path, face_cache):
 
     yield _compose
     GlobalHydra.instance().clear()
-
-
-def run_mfs_train(*overrides: str, cwd: Path, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real ``mfs-train`` console script with tiny settings in a subprocess."""
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd), WANDB_SILENT="true", PYTHONUNBUFFERED="1")
-    command = [
-        str(Path(sys.executable).parent / "mfs-train"),
-        f"paths.cache_dir={cache}",
-        "paths.runs_dir=runs",
-        "logger=csv",
-        "trainer.val_check_interval=2",
-        "callbacks.checkpoint.every_n_train_steps=2",
-        "callbacks.image_grid.every_n_steps=2",
-        *overrides,
-    ]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def last_checkpoint(run_dir: Path) -> dict:
-    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-
-
-FFPP_PAIRS = ["000_001", "001_002", "002_000"]
-
-
-def portraits() -> list[np.ndarray]:
-    """Three people: the astronaut and the two largest faces of the group photo."""
-    photos = bundled_photos()
-    group = photos["insightface/t1.jpg"]
-    people = [photos["skimage/astronaut"]]
-    for face in DlibFaceDetector()(group)[:2]:
-        left, top, right, bottom = face.box
-        pad = right - left
-        people.append(np.ascontiguousarray(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad]))
-    return people
 
 
 @pytest.fixture(scope="session")

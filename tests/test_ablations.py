@@ -8,16 +8,17 @@ from mobilefaceswap.data import EmbeddedFacesDataModule
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.train import build_module
 
+from helpers import ABLATION_SWITCHES, ABLATIONS
+
+# The student's constructor settings of each network ablation (and of the full model).
 NETWORK_VARIANTS = {
-    "full": {},
-    "no_prediction": {"weight_prediction": False},
-    "adain": {"pointwise": "adain"},
-    "no_modulation": {"pointwise": "static"},
-    "autoencoder": {"skips": False},
-    "no_fusion": {"fusion": False},
+    name: {k.removeprefix("model.net."): v for k, v in switches.items() if k.startswith("model.net.")}
+    for name, switches in ABLATION_SWITCHES.items()
+    if name == "full" or any(k.startswith("model.net.") for k in switches)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORK_VARIANTS)
 def test_network_variant_trains_and_bakes(name):
     torch.manual_seed(0)
@@ -52,23 +53,24 @@ def test_variants_change_what_they_say():
     assert torch.equal(out.image, out.raw) and torch.equal(out.mask, torch.ones_like(out.mask))
 
 
-ABLATIONS = ["full", "no_prediction", "adain", "no_modulation", "autoencoder", "no_fusion", "no_kd",
-             "no_id_reweight", "no_quality_reweight", "no_id_loss", "full_mask"]
 
 
 @pytest.fixture(scope="module")
 def batch(face_cache):
-    data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, batch_size=4, augment=False, same_identity_ratio=0.5, seed=3)
+    data = EmbeddedFacesDataModule(
+        cache_dir=str(face_cache), size=224, batch_size=4, augment=False, same_identity_ratio=0.5, seed=3
+    )
     data.setup("fit")
     return next(iter(data.train_dataloader()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ablation", ABLATIONS)
 def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablation):
     cfg = compose_train(f"ablation={ablation}", "quality=resnet18")
     module = build_module(cfg).train()
     ref = module.distillation_targets(batch)
-    out = module.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+    out = module.swap(batch["target"], ref.source_identity)
     losses = module.generator_losses(out, ref)
     losses["total"].backward()
     assert torch.isfinite(losses["total"])
@@ -79,15 +81,16 @@ def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablati
     if ablation == "no_fusion":
         assert module.student.fusion is None and cfg.loss.lambda_mask == 0
     if ablation == "no_id_reweight":
-        quality = module.helpers["quality"](ref.reference_image)
+        quality = module.frozen["quality"](ref.reference_image)
         assert torch.allclose(ref.alpha, quality)
 
 
+@pytest.mark.slow
 def test_no_kd_never_runs_the_teacher(compose_train, batch):
     module = build_module(compose_train("ablation=no_kd"))
 
     def refuse(*args):
         raise AssertionError("the teacher ran")
 
-    module.helpers["teacher"].forward = refuse
+    module.frozen["teacher"].forward = refuse
     module.distillation_targets(batch)

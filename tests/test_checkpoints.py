@@ -14,9 +14,9 @@ import torch
 from omegaconf import OmegaConf
 
 from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, SWAP_PREFIXES, read_pdparams, torch_to_paddle
-from mobilefaceswap.helpers import build_identity, build_teacher
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models import identity as identity_module
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures, IRSEResNet
 from mobilefaceswap.models.pretrained import WeightsError, load_pretrained
 from mobilefaceswap.models.swapper import load_swapper
@@ -50,7 +50,9 @@ def test_simswap_generators_have_the_official_state_dicts(crop_size, total, keys
 def test_simswap_weights_load_strictly(tmp_path):
     official = SimSwapGenerator(base_channels=8, n_blocks=2)
     torch.save(official.state_dict(), tmp_path / "latest_net_G.pth")
-    ours = load_pretrained(SimSwapGenerator(base_channels=8, n_blocks=2), tmp_path / "latest_net_G.pth", "teacher.pretrained", "x")
+    ours = load_pretrained(
+        SimSwapGenerator(base_channels=8, n_blocks=2), tmp_path / "latest_net_G.pth", "teacher.pretrained", "x"
+    )
     x, z = torch.rand(1, 3, 224, 224), torch.randn(1, 512)
     assert torch.equal(ours.eval()(x, z), official.eval()(x, z))
     with pytest.raises(WeightsError, match="teacher.pretrained: .* does not match SimSwapGenerator"):
@@ -68,7 +70,11 @@ def _pickle_like_simswap(path: Path) -> IRSEResNet:
     """torch.save a whole model whose classes live in SimSwap's ``models.arcface_models``."""
     foreign = types.ModuleType("models.arcface_models")
     classes = {}
-    for name, base in [("ResNet", identity_module.IRSEResNet), ("IRBlock", identity_module.IRBlock), ("SEBlock", identity_module.SEBlock)]:
+    for name, base in [
+        ("ResNet", identity_module.IRSEResNet),
+        ("IRBlock", identity_module.IRBlock),
+        ("SEBlock", identity_module.SEBlock),
+    ]:
         classes[base] = type(name, (base,), {"__module__": "models.arcface_models"})
         setattr(foreign, name, classes[base])
     sys.modules["models"], sys.modules["models.arcface_models"] = types.ModuleType("models"), foreign
@@ -84,9 +90,16 @@ def _pickle_like_simswap(path: Path) -> IRSEResNet:
 
 
 def _identity_cfg(**overrides):
-    cfg = {"net": {"_target_": "mobilefaceswap.models.identity.IRSEResNet", **TINY_IRSE}, "pretrained": None,
-           "expected": "x", "input_size": 112, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-           "interpolation": "bilinear", "crop_box": None}
+    cfg = {
+        "net": {"_target_": "mobilefaceswap.models.identity.IRSEResNet", **TINY_IRSE},
+        "pretrained": None,
+        "expected": "x",
+        "input_size": 112,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "interpolation": "bilinear",
+        "crop_box": None,
+    }
     return OmegaConf.create({**cfg, **overrides})
 
 
@@ -118,6 +131,7 @@ def test_pickled_code_is_never_run(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_insightface_onnx_becomes_a_differentiable_identity_network(tmp_path):
     ir50 = IRSEResNet(layers=(3, 4, 14, 3), use_se=False).eval()
 
@@ -131,8 +145,17 @@ def test_insightface_onnx_becomes_a_differentiable_identity_network(tmp_path):
 
     exported = EmbeddingOnly().eval()
     x = torch.rand(2, 3, 112, 112)
-    torch.onnx.export(exported, (x,), tmp_path / "w600k_r50.onnx", dynamo=False, do_constant_folding=False,
-                      opset_version=13, input_names=["data"], output_names=["embedding"], dynamic_axes={"data": {0: "n"}})
+    torch.onnx.export(
+        exported,
+        (x,),
+        tmp_path / "w600k_r50.onnx",
+        dynamo=False,
+        do_constant_folding=False,
+        opset_version=13,
+        input_names=["data"],
+        output_names=["embedding"],
+        dynamic_axes={"data": {0: "n"}},
+    )
     encoder = build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "w600k_r50.onnx"), mean=[0.5] * 3, std=[0.5] * 3))
     image = torch.rand(2, 3, 224, 224, requires_grad=True)
     got = encoder(image)
@@ -148,12 +171,16 @@ def test_missing_onnx_is_a_clear_error(tmp_path):
         build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "none.onnx")))
 
 
+@pytest.mark.slow
 def test_faceshifter_teacher_with_its_own_identity_network():
-    cfg = OmegaConf.create({
-        "net": {"_target_": "mobilefaceswap.models.teachers.FaceShifterGenerator", "width_divisor": 16},
-        "pretrained": None, "expected": "x",
-        "identity": _identity_cfg(crop_box=[0.0742, 0.0742, 0.9258, 0.9258], mean=[0.5] * 3, std=[0.5] * 3),
-    })
+    cfg = OmegaConf.create(
+        {
+            "net": {"_target_": "mobilefaceswap.models.teachers.FaceShifterGenerator", "width_divisor": 16},
+            "pretrained": None,
+            "expected": "x",
+            "identity": _identity_cfg(crop_box=[0.0742, 0.0742, 0.9258, 0.9258], mean=[0.5] * 3, std=[0.5] * 3),
+        }
+    )
     teacher = build_teacher(cfg)
     assert isinstance(teacher.generator, FaceShifterGenerator) and teacher.identity is not None
     source, target = torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256)
@@ -189,13 +216,17 @@ def _released_files(tmp_path: Path, protocol: int) -> tuple[Path, Path, MobileFa
     return swap_path, arc_path, student.eval(), arcface.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_convert_paddle_reproduces_the_released_model(tmp_path, protocol):
     swap_path, arc_path, student, arcface = _released_files(tmp_path, protocol)
     out = tmp_path / "converted"
     mfs = Path(sys.executable).parent / "mfs"
-    result = subprocess.run([str(mfs), "convert-paddle", "--swap", str(swap_path), "--arcface", str(arc_path), "--out", str(out)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(mfs), "convert-paddle", "--swap", str(swap_path), "--arcface", str(arc_path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     swapper = load_swapper(out / "mobilefaceswap_224.pt")
     for k, v in student.state_dict().items():
@@ -212,14 +243,21 @@ def test_convert_paddle_reproduces_the_released_model(tmp_path, protocol):
     assert torch.equal(identity_state["fc.weight"], arcface.state_dict()["fc.weight"])
 
 
+@pytest.mark.slow
 def test_convert_paddle_errors(tmp_path):
     swap_path, arc_path, _, _ = _released_files(tmp_path, 4)
     mfs = str(Path(sys.executable).parent / "mfs")
-    missing = subprocess.run([mfs, "convert-paddle", "--swap", str(tmp_path / "no.pdparams"), "--arcface", str(arc_path), "--out", str(tmp_path)],
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [mfs, "convert-paddle", "--swap", str(tmp_path / "no.pdparams"), "--arcface", str(arc_path), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode != 0 and "--swap: file not found" in missing.stderr and "Traceback" not in missing.stderr
-    swapped = subprocess.run([mfs, "convert-paddle", "--swap", str(arc_path), "--arcface", str(swap_path), "--out", str(tmp_path / "o")],
-                             capture_output=True, text=True)
+    swapped = subprocess.run(
+        [mfs, "convert-paddle", "--swap", str(arc_path), "--arcface", str(swap_path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert swapped.returncode != 0 and "not the released architecture" in swapped.stderr
 
 
@@ -236,12 +274,21 @@ def test_network_sizes_beside_table_1():
 
 def test_onnx_identity_that_does_not_fit_the_student_is_refused(tmp_path):
     small = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 128), embedding_dim=256, use_se=False).eval()
-    torch.onnx.export(small, (torch.rand(1, 3, 112, 112),), tmp_path / "small.onnx", dynamo=False, do_constant_folding=False,
-                      opset_version=13, input_names=["data"], output_names=["embedding", "map"])
+    torch.onnx.export(
+        small,
+        (torch.rand(1, 3, 112, 112),),
+        tmp_path / "small.onnx",
+        dynamo=False,
+        do_constant_folding=False,
+        opset_version=13,
+        input_names=["data"],
+        output_names=["embedding", "map"],
+    )
     with pytest.raises(WeightsError, match=r"the student needs \(1, 512\) and \(1, 512, 7, 7\)"):
         build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))
 
 
+@pytest.mark.slow
 def test_smoke_profile_keeps_the_real_architecture_of_given_weights(tmp_path, compose_train):
     official = tmp_path / "latest_net_G.pth"
     torch.save(SimSwapGenerator().state_dict(), official)

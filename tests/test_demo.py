@@ -58,6 +58,7 @@ def demo_server(tiny_swapper, tmp_path):
             server.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 def test_demo_page_swaps_and_survives_bad_uploads(demo_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright

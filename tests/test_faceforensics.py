@@ -6,17 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
-from mobilefaceswap.data.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
+from mobilefaceswap.evaluation.faceforensics import VideoPair, evenly_spaced, extract_frames, read_pairs
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 
-from conftest import FFPP_PAIRS as PAIRS
+from helpers import FFPP_PAIRS as PAIRS
+from helpers import TINY_IDENTITY
 
 MFS = str(Path(sys.executable).parent / "mfs")
-TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
 
 
 def mfs(*args: str) -> subprocess.CompletedProcess:
@@ -49,8 +50,11 @@ def test_missing_video_is_skipped_and_listed(tmp_path):
     assert items == [] and len(skipped) == 2 and "cannot read video" in skipped[0]
 
 
+@pytest.mark.slow
 def test_method_videos_are_scored_with_the_paper_protocol(ffpp, tmp_path):
-    result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(tmp_path), "--method", "FaceSwap", "--frames", "2", "--json", "--quiet")
+    result = mfs(
+        "eval-ffpp", "--root", str(ffpp), "--out", str(tmp_path), "--method", "FaceSwap", "--frames", "2", "--json", "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["scored"] == 6 and report["protocol"]["pairs"] == 3
@@ -61,20 +65,40 @@ def test_method_videos_are_scored_with_the_paper_protocol(ffpp, tmp_path):
     assert (tmp_path / "FaceSwap/eval.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_swapper_is_evaluated_end_to_end(ffpp, tmp_path):
     torch.manual_seed(0)
     student = MobileFaceSwap()
     with torch.no_grad():
         student.fusion.layers[5].bias.fill_(-3.0)  # a mask of almost nothing: faces stay detectable
-    save_swapper(tmp_path / "swapper.pt", student.eval(), IdentityEncoder(IRSEResNet(**TINY_IDENTITY)).eval(), crop_size=224, identity_arch=TINY_IDENTITY)
+    save_swapper(
+        tmp_path / "swapper.pt",
+        student.eval(),
+        IdentityEncoder(IRSEResNet(**TINY_IDENTITY)).eval(),
+        crop_size=224,
+        identity_arch=TINY_IDENTITY,
+    )
     out = tmp_path / "eval"
-    result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(out), "--checkpoint", str(tmp_path / "swapper.pt"), "--frames", "2", "--json", "--quiet")
+    result = mfs(
+        "eval-ffpp",
+        "--root",
+        str(ffpp),
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(tmp_path / "swapper.pt"),
+        "--frames",
+        "2",
+        "--json",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["scored"] == 6 and report["results"]["pose_error"] < 5  # the target's pose is kept
     assert len(list((out / "swapper/swapped").glob("*/*.png"))) == 6
 
 
+@pytest.mark.slow
 def test_output_inside_the_dataset_is_refused(ffpp):
     result = mfs("eval-ffpp", "--root", str(ffpp), "--out", str(ffpp / "eval"), "--method", "FaceSwap")
     assert result.returncode != 0 and "inside the dataset" in result.stderr

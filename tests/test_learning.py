@@ -6,15 +6,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import run_mfs_train
-
-from mobilefaceswap.helpers import build_identity, build_teacher
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.models import MobileFaceSwap
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models.identity import IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
+
+from helpers import run_mfs_train
 
 SMALL_IDENTITY = {"_target_": "mobilefaceswap.models.identity.IRSEResNet", "layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512]}
 
@@ -48,6 +48,7 @@ def _source_effect(teacher, identity, faces) -> float:
     return (out - out.mean(0, keepdim=True)).abs().mean().item()
 
 
+@pytest.mark.slow
 def test_random_mobilefaceswap_teacher_is_fixed_and_depends_on_the_source(face_cache, faces):
     torch.manual_seed(0)
     identity = build_identity(_identity_cfg())
@@ -63,6 +64,7 @@ def test_random_mobilefaceswap_teacher_is_fixed_and_depends_on_the_source(face_c
     assert _source_effect(raw, identity, faces) < 1e-4
 
 
+@pytest.mark.slow
 def test_mobilefaceswap_teacher_loads_a_swapper_file(tmp_path, face_cache, faces):
     student = MobileFaceSwap()
     calibrate_batchnorm(student, [(faces, torch.nn.functional.normalize(torch.randn(4, 512), dim=1), torch.randn(4, 512, 7, 7))])
@@ -77,6 +79,7 @@ def test_mobilefaceswap_teacher_loads_a_swapper_file(tmp_path, face_cache, faces
     assert isinstance(IRSEResNet(**arch), torch.nn.Module)
 
 
+@pytest.mark.slow
 def test_distillation_gap_is_zero_for_a_copy_of_the_teacher_and_sees_a_student_that_ignores_the_source(face_cache, faces):
     identity = build_identity(_identity_cfg())
     teacher = build_teacher(_teacher_cfg(face_cache), shared_identity=identity)

@@ -37,9 +37,13 @@ def test_dlib_embedder_recognises_the_same_person():
     group = photos["insightface/t1.jpg"]
     faces = DlibFaceDetector()(group)
     crops = [group[max(f.box[1] - 40, 0) : f.box[3] + 40, max(f.box[0] - 40, 0) : f.box[2] + 40] for f in faces]
-    embedder = DlibIdentityEmbedder()
-    originals = embedder(crops)
-    shifted = embedder([np.ascontiguousarray(c[5:, 5:]) for c in crops])  # same people, other crops
+    detector, embedder = DlibFaceDetector(), DlibIdentityEmbedder()
+
+    def embed(images):
+        return torch.stack([embedder(image, detector(image)[0]) for image in images])
+
+    originals = embed(crops)
+    shifted = embed([np.ascontiguousarray(c[5:, 5:]) for c in crops])  # same people, other crops
     metric = IdentityRetrieval()
     metric.update(shifted, originals, torch.arange(len(crops)))
     assert metric.compute()["id_retrieval"] == 100
@@ -95,6 +99,7 @@ def test_no_fid_without_inception_weights(tmp_path, monkeypatch, caplog):
     assert "no FID" in caplog.text and "no other network" in caplog.text
 
 
+@pytest.mark.slow
 def test_fid_with_local_inception_weights(tmp_path, monkeypatch):
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 
@@ -140,17 +145,21 @@ def _eval(manifest, *extra):
     from pathlib import Path
 
     mfs = str(Path(sys.executable).parent / "mfs")
-    result = subprocess.run([mfs, "eval-swaps", "--manifest", str(manifest), "--json", "--quiet", *extra], capture_output=True, text=True)
+    command = [mfs, "eval-swaps", "--manifest", str(manifest), "--json", "--quiet", *extra]
+    result = subprocess.run(command, capture_output=True, text=True)
     return result, (json.loads(result.stdout) if result.returncode == 0 else None)
 
 
+@pytest.mark.slow
 def test_eval_swaps_scores_known_cases(tmp_path):
     # swapped = source: perfect identity; swapped = target: zero pose and expression error.
     as_source = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 4}.png", f"face{i}.png") for i in range(4)])
     result, report = _eval(as_source)
     assert result.returncode == 0, result.stderr
     assert report["scored"] == 4 and report["results"]["id_retrieval"] == 100
-    assert report["results"]["pose_error"] > 1 and report["results"]["fid"] is None and "Inception" in report["results"]["fid_note"]
+    assert (
+        report["results"]["pose_error"] > 1 and report["results"]["fid"] is None and "Inception" in report["results"]["fid_note"]
+    )
     as_target = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 4}.png", f"face{(i + 1) % 4}.png") for i in range(4)])
     result, report = _eval(as_target)
     assert report["results"]["pose_error"] == 0 and report["results"]["expression_error"] == 0
@@ -181,11 +190,15 @@ def test_eval_swaps_with_no_scorable_row_says_why(tmp_path, capsys):
     assert code == f"mfs eval-swaps: error: none of the 1 rows could be scored: cannot read image {tmp_path / 'missing.png'}"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", "is empty: it needs a header source,target,swapped"),
-    ("source,target,swapped\n", "is empty: it has a header and no rows to score"),
-    ("a,b\n1,2\n", "needs a header with source,target,swapped (missing: source, swapped, target)"),
-], ids=["empty", "header-only", "wrong-header"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "is empty: it needs a header source,target,swapped"),
+        ("source,target,swapped\n", "is empty: it has a header and no rows to score"),
+        ("a,b\n1,2\n", "needs a header with source,target,swapped (missing: source, swapped, target)"),
+    ],
+    ids=["empty", "header-only", "wrong-header"],
+)
 def test_eval_swaps_bad_manifest_is_one_line(tmp_path, capsys, text, expected):
     (tmp_path / "bad.csv").write_text(text)
     code, _, _ = _eval_in_process(capsys, "--manifest", tmp_path / "bad.csv")
@@ -199,18 +212,29 @@ def test_eval_swaps_never_writes_over_its_manifest(tmp_path, capsys):
     assert "is the --manifest" in code and "choose another --out" in code and manifest.read_text() == before
 
 
+@pytest.mark.slow
 def test_eval_swaps_with_hopenet_and_cosface_weights(tmp_path):
     from mobilefaceswap.models.identity import IRSEResNet
 
     torch.manual_seed(0)
     torch.save(Hopenet().state_dict(), tmp_path / "hopenet.pth")
     cosface = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 512), use_se=False).eval()
-    torch.onnx.export(cosface, (torch.rand(1, 3, 112, 112),), tmp_path / "cosface.onnx", dynamo=False, do_constant_folding=False,
-                      opset_version=13, input_names=["data"], output_names=["embedding", "map"])
+    torch.onnx.export(
+        cosface,
+        (torch.rand(1, 3, 112, 112),),
+        tmp_path / "cosface.onnx",
+        dynamo=False,
+        do_constant_folding=False,
+        opset_version=13,
+        input_names=["data"],
+        output_names=["embedding", "map"],
+    )
     manifest = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 3}.png", f"face{i}.png") for i in range(3)])
     result, report = _eval(manifest, "--hopenet", str(tmp_path / "hopenet.pth"), "--cosface", str(tmp_path / "cosface.onnx"))
     assert result.returncode == 0, result.stderr
-    assert report["results"]["backends"]["pose"].startswith("Hopenet") and report["results"]["backends"]["identity"].startswith("CosFace")
+    assert report["results"]["backends"]["pose"].startswith("Hopenet") and report["results"]["backends"]["identity"].startswith(
+        "CosFace"
+    )
     assert report["results"]["id_retrieval"] == 100  # swapped = source, whatever the embedder
     result, _ = _eval(manifest, "--hopenet", str(tmp_path / "none.pth"))
     assert result.returncode != 0 and "--hopenet: weights file not found" in result.stderr

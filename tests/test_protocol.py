@@ -23,12 +23,12 @@ from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.recognition import IResNet, load_recognition_network
 from mobilefaceswap.models.swapper import load_swapper, save_swapper
-from mobilefaceswap.train import CONFIG_DIR
 from mobilefaceswap.table2 import protocol_sentence
 
+from helpers import ABLATIONS
+from helpers import TINY_IDENTITY as TINY
+
 BIN = Path(sys.executable).parent
-TINY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
-ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
 
 
 def export_onnx(net: torch.nn.Module, path: Path) -> Path:
@@ -60,6 +60,7 @@ def faces(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, compose_train, faces, ffpp, capsys):
     assert len(ABLATIONS) == 11
     onnx_identity = export_onnx(IRSEResNet(**{**TINY, "use_se": False}), tmp_path / "identity.onnx")  # insightface's have no SE
@@ -82,10 +83,28 @@ def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, com
         if student.arch in exported:
             continue
         exported.append(student.arch)
-        assert run_mfs("export", "--checkpoint", path, "--source", faces["source"], "--out", tmp_path / "export", "--name", ablation,
-                       "--runtimes", "onnx") is None
+        assert (
+            run_mfs(
+                "export", "--checkpoint", path, "--source", faces["source"], "--out", tmp_path / "export", "--name", ablation,
+                "--runtimes", "onnx",
+            )
+            is None
+        )
         assert (tmp_path / "export" / f"{ablation}.onnx").is_file()
-        error = run_mfs("eval-ffpp", "--root", ffpp, "--out", tmp_path / "ffpp", "--checkpoint", path, "--frames", "1", "--limit", "1", "--quiet")
+        error = run_mfs(
+            "eval-ffpp",
+            "--root",
+            ffpp,
+            "--out",
+            tmp_path / "ffpp",
+            "--checkpoint",
+            path,
+            "--frames",
+            "1",
+            "--limit",
+            "1",
+            "--quiet",
+        )
         # A random network may draw no detectable face; the swapper must still load and swap the frames.
         assert error is None or "could be scored" in error, (ablation, error)
         assert list((tmp_path / "ffpp" / ablation / "swapped").glob("*/*.png")), ablation
@@ -93,6 +112,7 @@ def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, com
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_a_swapper_that_does_not_load_is_one_line(tmp_path, compose_train, faces):
     adain = instantiate(compose_train("ablation=adain").model.net)
     save_swapper(tmp_path / "adain.pt", adain, IdentityEncoder(IRSEResNet(**TINY)), crop_size=224, identity_arch=TINY)
@@ -105,14 +125,25 @@ def test_a_swapper_that_does_not_load_is_one_line(tmp_path, compose_train, faces
     (tmp_path / "truncated.pt").write_bytes((tmp_path / "adain.pt").read_bytes()[:5000])
     expected = {
         "old.pt": "a format-1 file: it records no architecture",
-        "mismatch.pt": "its student does not fit MobileFaceSwap(weight_prediction=True, pointwise=static, skips=True, fusion=True)",
+        "mismatch.pt": "its student does not fit "
+        "MobileFaceSwap(weight_prediction=True, pointwise=static, skips=True, fusion=True)",
         "unknown.pt": "this version cannot build its student {'wings': 2}",
         "other.pt": "is not a swapper file this version reads (format 'something/9'",
         "truncated.pt": "cannot read",
     }
     for name, words in expected.items():
-        error = run_mfs("swap", "--source", faces["source"], "--target", faces["target"], "--output", tmp_path / "o.png",
-                        "--checkpoint", tmp_path / name, "--quiet")
+        error = run_mfs(
+            "swap",
+            "--source",
+            faces["source"],
+            "--target",
+            faces["target"],
+            "--output",
+            tmp_path / "o.png",
+            "--checkpoint",
+            tmp_path / name,
+            "--quiet",
+        )
         assert error is not None and words in error and "\n" not in error and len(error) < 400, (name, error)
     assert not (tmp_path / "o.png").exists()
 
@@ -120,8 +151,18 @@ def test_a_swapper_that_does_not_load_is_one_line(tmp_path, compose_train, faces
 def test_cosface_and_arcface_state_dicts_load_under_their_own_names(tmp_path):
     arcface_torch = IResNet(layers=(2, 1, 1, 1), channels=(16, 32, 64, 128), embedding_dim=64).eval()
     keys = set(arcface_torch.state_dict())
-    assert {"conv1.weight", "bn1.running_var", "prelu.weight", "layer1.0.bn1.weight", "layer1.0.downsample.0.weight",
-            "layer1.1.bn3.weight", "bn2.weight", "fc.weight", "features.weight", "features.running_mean"} <= keys
+    assert {
+        "conv1.weight",
+        "bn1.running_var",
+        "prelu.weight",
+        "layer1.0.bn1.weight",
+        "layer1.0.downsample.0.weight",
+        "layer1.1.bn3.weight",
+        "bn2.weight",
+        "fc.weight",
+        "features.weight",
+        "features.running_mean",
+    } <= keys
     simswap = IRSEResNet(**TINY).eval()
     x = torch.rand(2, 3, 112, 112)
     for name, net in (("glint360k_cosface_r18.pth", arcface_torch), ("irse.pth", simswap)):
@@ -156,22 +197,50 @@ def test_table2_row_scored_with_the_paper_protocol(tmp_path, face_cache, ffpp):
     torch.save(Hopenet().state_dict(), hopenet)
     env = dict(os.environ, WANDB_MODE="offline", PYTHONUNBUFFERED="1")
     train = subprocess.run(
-        [BIN / "mfs-train", "-m", "experiment=table2", "profile=smoke", "eval=ffpp", "ablation=full", "trainer.max_steps=1", "logger=csv",
-         f"paths.cache_dir={face_cache}", "callbacks.image_grid.every_n_steps=0", f"eval.root={ffpp}", "eval.frames=1",
-         f"eval.cosface={cosface}", f"eval.hopenet={hopenet}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        [
+            BIN / "mfs-train",
+            "-m",
+            "experiment=table2",
+            "profile=smoke",
+            "eval=ffpp",
+            "ablation=full",
+            "trainer.max_steps=1",
+            "logger=csv",
+            f"paths.cache_dir={face_cache}",
+            "callbacks.image_grid.every_n_steps=0",
+            f"eval.root={ffpp}",
+            "eval.frames=1",
+            f"eval.cosface={cosface}",
+            f"eval.hopenet={hopenet}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert train.returncode == 0, train.stderr[-3000:]
     run = tmp_path / "experiments/results/table2/smoke/full/seed_42"
     assert not (run / "failed.json").exists(), (run / "failed.json").read_text()
     evaluation = json.loads((run / "eval.json").read_text())
-    assert evaluation["run"]["protocol"] == {"name": "ffpp", "frames_per_video": 1, "compression": "c23", "split": "all FaceSwap pairs", "pairs": 3}
+    assert evaluation["run"]["protocol"] == {
+        "name": "ffpp",
+        "frames_per_video": 1,
+        "compression": "c23",
+        "split": "all FaceSwap pairs",
+        "pairs": 3,
+    }
     assert evaluation["student"]["scored"] > 0
     assert evaluation["student"]["backends"]["identity"] == f"CosFace network {cosface}"
     assert evaluation["student"]["backends"]["pose"] == f"Hopenet {hopenet}"
     assert set(evaluation) == {"student", "teacher", "run"}  # the teacher, random here, is swapped on the same frames
-    assert len(list((run / "ffpp/student/swapped").glob("*/*.png"))) == 3 == len(list((run / "ffpp/teacher/swapped").glob("*/*.png")))
-    table = subprocess.run([BIN / "mfs", "table2", "--results", run.parents[1], "--out", tmp_path / "table"], capture_output=True, text=True)
+    assert (
+        len(list((run / "ffpp/student/swapped").glob("*/*.png")))
+        == 3
+        == len(list((run / "ffpp/teacher/swapped").glob("*/*.png")))
+    )
+    table = subprocess.run(
+        [BIN / "mfs", "table2", "--results", run.parents[1], "--out", tmp_path / "table"], capture_output=True, text=True
+    )
     assert table.returncode == 0, table.stderr
     header = (tmp_path / "table/table2.md").read_text().splitlines()[2]
     assert "Scored on FaceForensics++ (3 pairs, 1 frames per video, c23, all FaceSwap pairs)" in header
@@ -181,11 +250,21 @@ def test_table2_row_scored_with_the_paper_protocol(tmp_path, face_cache, ffpp):
 
 def test_protocol_sentence_names_only_what_ran():
     def record(name, identity, pose, fid):
-        return {"run": {"protocol": {"name": name, "pairs": 5, "frames_per_video": 10, "compression": "c23", "split": "test"}},
-                "backends": {"identity": identity, "pose": pose, "fid": "Inception w.pth" if fid else None}, "fid": fid}
+        return {
+            "run": {"protocol": {"name": name, "pairs": 5, "frames_per_video": 10, "compression": "c23", "split": "test"}},
+            "backends": {"identity": identity, "pose": pose, "fid": "Inception w.pth" if fid else None},
+            "fid": fid,
+        }
 
     paper = protocol_sentence([record("ffpp", "CosFace network c.onnx", "Hopenet h.pkl", 7.0)] * 2)
-    assert paper.startswith("Scored on FaceForensics++ (5 pairs, 10 frames per video, c23, test).") and paper.endswith("This is the paper's protocol.")
-    mixed = protocol_sentence([record("ffpp", "CosFace network c.onnx", "Hopenet h.pkl", 7.0), record("validation", "dlib 128-d recogniser", "Hopenet h.pkl", None)])
+    assert paper.startswith("Scored on FaceForensics++ (5 pairs, 10 frames per video, c23, test).") and paper.endswith(
+        "This is the paper's protocol."
+    )
+    mixed = protocol_sentence(
+        [
+            record("ffpp", "CosFace network c.onnx", "Hopenet h.pkl", 7.0),
+            record("validation", "dlib 128-d recogniser", "Hopenet h.pkl", None),
+        ]
+    )
     assert "the run's validation pairs (5 pairs)" in mixed and "CosFace network c.onnx; dlib 128-d recogniser" in mixed
     assert mixed.endswith("This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID).")

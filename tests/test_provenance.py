@@ -14,8 +14,8 @@ import pytest
 import skimage.data
 
 from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.inference.swap import read_image, write_image
-from mobilefaceswap.inference.video import make_sample_clip
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.record import DIGITAL_SOURCE_TYPE
 from mobilefaceswap.provenance.verify import exit_code, verify_paths
@@ -50,6 +50,7 @@ def verify(path) -> tuple[int, list[dict]]:
     return result.returncode, json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_image_outputs_are_watermarked_and_carry_provenance(inputs, tiny_swapper, tmp_path):
     targets = tmp_path / "targets"
     targets.mkdir()
@@ -84,6 +85,7 @@ def test_image_outputs_are_watermarked_and_carry_provenance(inputs, tiny_swapper
     assert not plain_report["watermark"]["found"] and plain_report["metadata"]["record"]["watermark"] is None
 
 
+@pytest.mark.slow
 def test_video_output_is_watermarked_and_tagged(inputs, tiny_swapper, tmp_path):
     summary = swap(inputs, tiny_swapper, inputs["clip"], tmp_path / "out.mp4")
     code, [report] = verify(tmp_path / "out.mp4")
@@ -93,6 +95,7 @@ def test_video_output_is_watermarked_and_tagged(inputs, tiny_swapper, tmp_path):
     assert report["metadata"]["record"]["tool"] == "mobilefaceswap"
 
 
+@pytest.mark.slow
 def test_verify_exit_codes_unmarked_and_unreadable(inputs, tmp_path):
     [report] = verify_paths(inputs["group"])
     assert exit_code([report]) == 1 and not report["marked"] and not report["watermark"]["found"]
@@ -114,6 +117,7 @@ def test_watermark_reads_back_through_jpeg_and_resize_and_not_where_absent():
     assert all(watermark.detect(np.ascontiguousarray(p)) is None for p in (photo, skimage.data.chelsea(), skimage.data.rocket()))
 
 
+@pytest.mark.slow
 def test_bench_watermark_writes_its_report(tmp_path):
     result = mfs("bench-watermark", "--per-photo", "1", "--clips", "1", "--out", str(tmp_path / "bench.json"))
     assert result.returncode == 0, result.stderr
@@ -149,15 +153,23 @@ def self_made_certificate(folder: Path) -> tuple[Path, Path]:
         return builder.sign(issuer_key, hashes.SHA256())
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = certificate("test CA", ca_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA"),
-                                                   x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mobilefaceswap tests")]), ca_key, True)
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "test CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mobilefaceswap tests"),
+        ]
+    )
+    ca = certificate("test CA", ca_key, ca_name, ca_key, True)
     leaf = certificate("test signer", key, ca.subject, ca_key, False)
     chain, private = folder / "chain.pem", folder / "key.pem"
     chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return chain, private
 
 
+@pytest.mark.slow
 def test_c2pa_manifest_signed_with_a_test_certificate_validates(inputs, tiny_swapper, tmp_path):
     chain, key = self_made_certificate(tmp_path)
     swap(inputs, tiny_swapper, inputs["group"], tmp_path / "out.jpg", "--c2pa-cert", str(chain), "--c2pa-key", str(key))

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from mobilefaceswap.data.quality_set import build_quality_set
@@ -18,6 +18,7 @@ from mobilefaceswap.models.quality import QualityRegressor
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.slow
 def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compose_train):
     tiny_teacher = ("teacher.net.base_channels=8", "teacher.net.n_blocks=2")  # checkpoints given: smoke keeps their architecture
     cfg = compose_train("profile=smoke", *tiny_teacher)
@@ -27,8 +28,22 @@ def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compos
         torch.manual_seed(iteration)
         torch.save(instantiate(cfg.teacher.net).state_dict(), folder / f"{iteration}_net_G.pth")
     (folder / "latest_net_G.pth").write_bytes(b"")  # no iteration in its name: not a milestone
-    command = [str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(folder), "--out", str(tmp_path / "set"), "--pairs", "3",
-               "--total-iterations", "4000", "--quiet", "profile=smoke", *tiny_teacher, f"paths.cache_dir={face_cache}"]
+    command = [
+        str(BIN / "mfs"),
+        "build-quality-set",
+        "--checkpoints",
+        str(folder),
+        "--out",
+        str(tmp_path / "set"),
+        "--pairs",
+        "3",
+        "--total-iterations",
+        "4000",
+        "--quiet",
+        "profile=smoke",
+        *tiny_teacher,
+        f"paths.cache_dir={face_cache}",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "set/labels.csv") as f:
@@ -41,6 +56,7 @@ def test_build_quality_set_from_teacher_checkpoints(tmp_path, face_cache, compos
     assert (tmp_path / "set" / rows[0]["file"]).stat().st_mtime_ns == stamp  # done checkpoints are kept
 
 
+@pytest.mark.slow
 def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     """A teacher whose outputs get less noisy as it trains: Q must rank held-out checkpoints."""
     with np.load(face_cache / "embedded_faces_arcface_224.npz") as data:
@@ -55,9 +71,20 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     build_quality_set(checkpoints, generate, tmp_path / "set", progress=False)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     result = subprocess.run(
-        [str(BIN / "mfs-train-quality"), f"data.root={tmp_path / 'set'}", "data.input_size=48", "data.batch_size=16",
-         "data.num_workers=0", "trainer.max_steps=70", "module.lr=1e-3", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        [
+            str(BIN / "mfs-train-quality"),
+            f"data.root={tmp_path / 'set'}",
+            "data.input_size=48",
+            "data.batch_size=16",
+            "data.num_workers=0",
+            "trainer.max_steps=70",
+            "module.lr=1e-3",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((tmp_path / "run/quality_eval.json").read_text())
@@ -70,13 +97,18 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
     regressor.load_state_dict(torch.load(tmp_path / "run/quality.pt", weights_only=True))  # what quality.pretrained reads
 
 
+@pytest.mark.slow
 def test_checkpoints_need_iterations(tmp_path):
     (tmp_path / "latest_net_G.pth").write_bytes(b"")
-    result = subprocess.run([str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "mfs"), "build-quality-set", "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "at least two teacher checkpoints" in result.stderr
 
 
+@pytest.mark.slow
 def test_trained_q_plugs_into_the_reweighting(tmp_path, compose_train, face_cache):
     from mobilefaceswap.data import EmbeddedFacesDataModule
     from mobilefaceswap.train import build_module
@@ -85,12 +117,12 @@ def test_trained_q_plugs_into_the_reweighting(tmp_path, compose_train, face_cach
     saved = QualityRegressor().state_dict()
     torch.save(saved, tmp_path / "quality.pt")
     module = build_module(compose_train("profile=smoke", "quality=resnet18", f"quality.pretrained={tmp_path / 'quality.pt'}"))
-    assert all(torch.equal(v, saved[k]) for k, v in module.helpers["quality"].state_dict().items())
+    assert all(torch.equal(v, saved[k]) for k, v in module.frozen["quality"].state_dict().items())
     data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, batch_size=4, augment=False)
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
     with torch.no_grad():
         targets = module.distillation_targets(batch)
-        quality = module.helpers["quality"](targets.reference_image)
+        quality = module.frozen["quality"](targets.reference_image)
     module.loss_cfg.reweight_identity = False  # alpha is then Q alone
     assert torch.allclose(module.distillation_targets(batch).alpha, quality)

@@ -11,25 +11,37 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import last_checkpoint, run_mfs_train
+from helpers import last_checkpoint, run_mfs_train
 
 pytestmark = pytest.mark.slow
 
 # Four small steps, checkpoints at 2 and 4, no validation, grids or swap metrics.
-STEPS = ("trainer.max_steps=4", "data.batch_size=2", "trainer.val_check_interval=100", "~callbacks.image_grid", "~callbacks.swap_metrics")
+STEPS = (
+    "trainer.max_steps=4",
+    "data.batch_size=2",
+    "trainer.val_check_interval=100",
+    "~callbacks.image_grid",
+    "~callbacks.swap_metrics",
+)
 
 
 def _checkpoint_step(path: Path) -> int:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)["global_step"]
-    except Exception:  # noqa: BLE001 - absent or still being written
+    except Exception:
         return -1
 
 
 def _kill_after_first_checkpoint(run_dir: Path, cwd: Path, cache: Path) -> None:
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd), WANDB_SILENT="true")
-    command = [str(Path(sys.executable).parent / "mfs-train"), f"paths.cache_dir={cache}", "logger=csv",
-               "callbacks.checkpoint.every_n_train_steps=2", f"hydra.run.dir={run_dir}", *STEPS]
+    command = [
+        str(Path(sys.executable).parent / "mfs-train"),
+        f"paths.cache_dir={cache}",
+        "logger=csv",
+        "callbacks.checkpoint.every_n_train_steps=2",
+        f"hydra.run.dir={run_dir}",
+        *STEPS,
+    ]
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while _checkpoint_step(run_dir / "checkpoints" / "last.ckpt") < 2:

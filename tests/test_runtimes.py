@@ -41,6 +41,7 @@ def aligned(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_every_exported_format_loads_back_and_matches_pytorch(tmp_path, face_cache):
     torch.manual_seed(0)
     baked = MobileFaceSwap().eval().bake(F.normalize(torch.randn(1, 512), dim=1), torch.randn(1, 512, 7, 7))
@@ -67,6 +68,7 @@ def test_every_exported_format_loads_back_and_matches_pytorch(tmp_path, face_cac
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runtime", ["onnx-int8", "openvino-int8"])  # int8: calibrated as swap calibrates
 def test_swap_pipeline_runs_each_runtime_like_pytorch(runtime, aligned, tiny_swapper, face_cache, monkeypatch):
     monkeypatch.setenv("MFS_CACHE_DIR", str(face_cache))  # int8: calibrated on the bundled faces, aligned once
@@ -80,16 +82,37 @@ def test_swap_pipeline_runs_each_runtime_like_pytorch(runtime, aligned, tiny_swa
     assert np.abs(outputs["torch"][1] - outputs[runtime][1]).max() < 0.05  # the fusion mask too
 
 
+@pytest.mark.slow
 def test_swap_with_an_exported_runtime_and_cuda_without_a_gpu(aligned, tiny_swapper, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: --device cuda does not fall back")
     mfs = str(Path(sys.executable).parent / "mfs")
-    result = subprocess.run([mfs, "swap", "--source", str(aligned["source"]), "--target", str(aligned["target"]), "--output",
-                             str(tmp_path / "out.png"), "--checkpoint", str(tiny_swapper), "--aligned", "--quiet",
-                             "--runtime", "openvino", "--device", "cuda"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            mfs,
+            "swap",
+            "--source",
+            str(aligned["source"]),
+            "--target",
+            str(aligned["target"]),
+            "--output",
+            str(tmp_path / "out.png"),
+            "--checkpoint",
+            str(tiny_swapper),
+            "--aligned",
+            "--quiet",
+            "--runtime",
+            "openvino",
+            "--device",
+            "cuda",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if "--device cuda" in line] == [
-        "mfs: --device cuda: no CUDA GPU is available here; running on the CPU"]
+        "mfs: --device cuda: no CUDA GPU is available here; running on the CPU"
+    ]
     assert json.loads(result.stdout)["faces_swapped"] == 1 and (tmp_path / "out.png").is_file()
 
 
@@ -104,8 +127,23 @@ def test_device_choices(capsys):
 def test_missing_runtime_package_is_one_line_naming_the_extra(aligned, tiny_swapper, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
     with pytest.raises(SystemExit) as exit_:
-        main(["swap", "--source", str(aligned["source"]), "--target", str(aligned["target"]), "--output", str(tmp_path / "o.png"),
-              "--checkpoint", str(tiny_swapper), "--aligned", "--quiet", "--runtime", "openvino"])
+        main(
+            [
+                "swap",
+                "--source",
+                str(aligned["source"]),
+                "--target",
+                str(aligned["target"]),
+                "--output",
+                str(tmp_path / "o.png"),
+                "--checkpoint",
+                str(tiny_swapper),
+                "--aligned",
+                "--quiet",
+                "--runtime",
+                "openvino",
+            ]
+        )
     message = str(exit_.value.code)
     assert message.startswith("mfs swap: error: openvino is not installed: pip install 'mobilefaceswap[deploy]'")
     assert "\n" not in message and not (tmp_path / "o.png").exists()
@@ -115,4 +153,3 @@ def test_export_refuses_an_unknown_runtime_in_one_line(capsys):
     with pytest.raises(SystemExit):
         main(["export", "--checkpoint", "x.pt", "--source", "y.png", "--out", "z", "--runtimes", "onnx,tflite"])
     assert "tflite: choose from " + ",".join(r.name for r in EXPORTED) in capsys.readouterr().err
-

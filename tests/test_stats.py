@@ -23,6 +23,7 @@ def test_sizes_at_256():
     assert total["macs"] > student_stats(224)["parts"]["total"]["macs"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [224, 256])
 def test_mfs_stats_json(size):
     mfs = Path(sys.executable).parent / "mfs"

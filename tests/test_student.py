@@ -27,7 +27,7 @@ def test_injection_side_has_the_released_parameter_count(student):
     assert sum(p.numel() for p in student.parameters()) == 20_699_710
 
 
-@pytest.mark.parametrize("size", [224, 256])
+@pytest.mark.parametrize("size", [224, pytest.param(256, marks=pytest.mark.slow)])
 def test_bake_equals_dynamic_forward(student, size):
     z_id, id_map = identities(3)
     target = torch.rand(3, 3, size, size)

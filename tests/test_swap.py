@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
+from mobilefaceswap.cli import main
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.runtimes import OnnxBaked
+from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.inference.swap import read_image, write_image
-from mobilefaceswap.cli import main
-from mobilefaceswap.inference.video import VIDEO_SUFFIXES, make_sample_clip, transcode
+from mobilefaceswap.inference.video import VIDEO_SUFFIXES, transcode
 from mobilefaceswap.models.swapper import load_swapper
 
 MFS = str(Path(sys.executable).parent / "mfs")
@@ -47,6 +48,7 @@ def swap(assets, target, output, *extra) -> subprocess.CompletedProcess:
                "--checkpoint", str(assets["swapper"]), "--quiet", *extra)
 
 
+@pytest.mark.slow
 def test_image_swap_changes_faces_and_keeps_the_rest(assets, tmp_path):
     result = swap(assets, assets["group"], tmp_path / "out.jpg")
     assert result.returncode == 0, result.stderr
@@ -59,6 +61,7 @@ def test_image_swap_changes_faces_and_keeps_the_rest(assets, tmp_path):
     assert not changed[:80, :80].any()  # the corner holds no face and is left as it was (JPEG noise aside)
 
 
+@pytest.mark.slow
 def test_source_without_face_is_one_clear_error(assets, tmp_path):
     result = mfs("swap", "--source", str(assets["blank"]), "--target", str(assets["group"]), "--output",
                  str(tmp_path / "o.jpg"), "--checkpoint", str(assets["swapper"]))
@@ -67,6 +70,7 @@ def test_source_without_face_is_one_clear_error(assets, tmp_path):
     assert not (tmp_path / "o.jpg").exists()
 
 
+@pytest.mark.slow
 def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
     result = swap(assets, assets["blank"], tmp_path / "o.png", "--no-watermark")
     assert result.returncode == 0, result.stderr
@@ -74,13 +78,23 @@ def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
     assert np.array_equal(read_image(tmp_path / "o.png"), read_image(assets["blank"]))
 
 
+@pytest.mark.slow
 def test_unreadable_inputs(assets, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not a jpeg")
     result = swap(assets, broken, tmp_path / "o.jpg")
     assert result.returncode != 0 and f"cannot read image {broken}" in result.stderr and "Traceback" not in result.stderr
-    missing = mfs("swap", "--source", str(assets["astronaut"]), "--target", str(assets["group"]), "--output", str(tmp_path / "o.jpg"),
-                  "--checkpoint", str(tmp_path / "none.pt"))
+    missing = mfs(
+        "swap",
+        "--source",
+        str(assets["astronaut"]),
+        "--target",
+        str(assets["group"]),
+        "--output",
+        str(tmp_path / "o.jpg"),
+        "--checkpoint",
+        str(tmp_path / "none.pt"),
+    )
     assert missing.returncode != 0 and "swapper checkpoint not found" in missing.stderr
 
 
@@ -112,14 +126,18 @@ def test_output_that_is_an_input_is_refused_however_spelt(assets, tmp_path, monk
     assert victim.read_bytes() == before
 
 
-@pytest.mark.parametrize("target, output, expected", [
-    ("group", "out.txt", "not an image file type that can be written; end it in .png or .jpg"),
-    ("group", "folder", "is a folder; give a file name such as"),
-    ("clip", "out.jpg", "a video target needs a video file name ending in"),
-    ("clip", "out.webm", "a video target needs a video file name ending in"),
-    ("folder", "file.txt", "is a file; a folder --target needs an output folder"),
-    ("group", "file.txt/out.jpg", "cannot create the folder"),
-], ids=["image-to-txt", "image-to-folder", "video-to-jpg", "video-to-webm", "folder-to-file", "parent-is-a-file"])
+@pytest.mark.parametrize(
+    "target, output, expected",
+    [
+        ("group", "out.txt", "not an image file type that can be written; end it in .png or .jpg"),
+        ("group", "folder", "is a folder; give a file name such as"),
+        ("clip", "out.jpg", "a video target needs a video file name ending in"),
+        ("clip", "out.webm", "a video target needs a video file name ending in"),
+        ("folder", "file.txt", "is a file; a folder --target needs an output folder"),
+        ("group", "file.txt/out.jpg", "cannot create the folder"),
+    ],
+    ids=["image-to-txt", "image-to-folder", "video-to-jpg", "video-to-webm", "folder-to-file", "parent-is-a-file"],
+)
 def test_output_path_problems_are_one_line_before_any_work(assets, tmp_path, target, output, expected):
     (tmp_path / "folder").mkdir()
     (tmp_path / "file.txt").write_text("mine")
@@ -127,12 +145,25 @@ def test_output_path_problems_are_one_line_before_any_work(assets, tmp_path, tar
     if target == "folder":
         (tmp_path / "folder" / "group.jpg").write_bytes(assets["group"].read_bytes())
     # the checkpoint does not exist: the output is checked before anything is loaded
-    message = mfs_in_process("swap", "--source", str(assets["astronaut"]), "--target", str(target_path),
-                             "--output", str(tmp_path / output), "--checkpoint", str(tmp_path / "absent.pt"))
+    message = mfs_in_process(
+        "swap",
+        "--source",
+        str(assets["astronaut"]),
+        "--target",
+        str(target_path),
+        "--output",
+        str(tmp_path / output),
+        "--checkpoint",
+        str(tmp_path / "absent.pt"),
+    )
     assert expected in message
-    assert (tmp_path / "file.txt").read_text() == "mine" and sorted(p.name for p in (tmp_path / "folder").iterdir()) in ([], ["group.jpg"])
+    assert (tmp_path / "file.txt").read_text() == "mine" and sorted(p.name for p in (tmp_path / "folder").iterdir()) in (
+        [],
+        ["group.jpg"],
+    )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", sorted(VIDEO_SUFFIXES))
 def test_truncated_video_in_every_container_is_detected_and_written(tmp_path, suffix):
     image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
@@ -150,6 +181,7 @@ def test_truncated_video_in_every_container_is_detected_and_written(tmp_path, su
     assert video_info(output)["frames"] == result.frames  # written up to the last good frame
 
 
+@pytest.mark.slow
 def test_folder_batch_skips_bad_files(assets, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -167,18 +199,28 @@ def video_info(path: Path) -> dict:
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         frames = sum(1 for _ in c.decode(video=0))
-        return {"fps": float(v.average_rate), "size": (v.codec_context.width, v.codec_context.height), "frames": frames,
-                "audio": bool(c.streams.audio)}
+        return {
+            "fps": float(v.average_rate),
+            "size": (v.codec_context.width, v.codec_context.height),
+            "frames": frames,
+            "audio": bool(c.streams.audio),
+        }
 
 
+@pytest.mark.slow
 def test_video_keeps_fps_size_audio_and_swaps_every_frame(assets, tmp_path):
     result = swap(assets, assets["clip"], tmp_path / "out.mp4", "--redetect-every", "3")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["frames"] == 12 and summary["faces_swapped"] == 12 and summary["truncated_videos"] == []
-    assert video_info(tmp_path / "out.mp4") == video_info(assets["clip"]) == {"fps": 25.0, "size": (640, 360), "frames": 12, "audio": True}
+    assert (
+        video_info(tmp_path / "out.mp4")
+        == video_info(assets["clip"])
+        == {"fps": 25.0, "size": (640, 360), "frames": 12, "audio": True}
+    )
 
 
+@pytest.mark.slow
 def test_truncated_video_writes_what_was_decoded(assets, tmp_path):
     data = assets["long"].read_bytes()
     truncated = tmp_path / "cut.mp4"
@@ -191,6 +233,7 @@ def test_truncated_video_writes_what_was_decoded(assets, tmp_path):
     assert 5 < video_info(tmp_path / "out.mp4")["frames"] < 40
 
 
+@pytest.mark.slow
 def test_only_swaps_the_reference_person(assets, tmp_path):
     group = read_image(assets["group"])
     face = DlibFaceDetector()(group)[2]
@@ -205,6 +248,7 @@ def test_only_swaps_the_reference_person(assets, tmp_path):
     assert changed[centre_y - 10 : centre_y + 10, centre_x - 10 : centre_x + 10].any()
 
 
+@pytest.mark.slow
 def test_aligned_mode_writes_the_raw_network_output(assets, tmp_path):
     detector = DlibFaceDetector()
     source = read_image(assets["astronaut"])
@@ -213,11 +257,25 @@ def test_aligned_mode_writes_the_raw_network_output(assets, tmp_path):
     target_crop = align_face(target, detector(target)[0].landmarks5, 224)[0]
     write_image(tmp_path / "s.png", source_crop)
     write_image(tmp_path / "t.png", target_crop)
-    result = mfs("swap", "--source", str(tmp_path / "s.png"), "--target", str(tmp_path / "t.png"), "--output", str(tmp_path / "o.png"),
-                 "--checkpoint", str(assets["swapper"]), "--aligned", "--quiet", "--no-watermark")
+    result = mfs(
+        "swap",
+        "--source",
+        str(tmp_path / "s.png"),
+        "--target",
+        str(tmp_path / "t.png"),
+        "--output",
+        str(tmp_path / "o.png"),
+        "--checkpoint",
+        str(assets["swapper"]),
+        "--aligned",
+        "--quiet",
+        "--no-watermark",
+    )
     assert result.returncode == 0, result.stderr
     swapper = load_swapper(assets["swapper"])
-    image, _ = swapper.swap_aligned(torch.from_numpy(source_crop).permute(2, 0, 1)[None] / 255, torch.from_numpy(target_crop).permute(2, 0, 1)[None] / 255)
+    image, _ = swapper.swap_aligned(
+        torch.from_numpy(source_crop).permute(2, 0, 1)[None] / 255, torch.from_numpy(target_crop).permute(2, 0, 1)[None] / 255
+    )
     expected = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     assert np.abs(read_image(tmp_path / "o.png").astype(int) - expected.astype(int)).max() <= 1
 
@@ -231,9 +289,20 @@ def test_paste_back_touches_only_the_face_region():
     assert 50 < out[55, 200, 0] < 200  # the border is feathered
 
 
+@pytest.mark.slow
 def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path, face_cache):
-    result = mfs("export", "--checkpoint", str(assets["swapper"]), "--source", str(assets["astronaut"]), "--out", str(tmp_path),
-                 "--runtimes", "onnx,torchscript,onnx-int8", env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)))
+    result = mfs(
+        "export",
+        "--checkpoint",
+        str(assets["swapper"]),
+        "--source",
+        str(assets["astronaut"]),
+        "--out",
+        str(tmp_path),
+        "--runtimes",
+        "onnx,torchscript,onnx-int8",
+        env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["outputs"] == ["swapped", "mask"]
@@ -244,21 +313,35 @@ def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path, face_cache)
     target = torch.rand(3, 3, 224, 224)
     with torch.no_grad():
         expected = pipeline.network(target)
-    for got in (OnnxBaked(str(tmp_path / "astronaut.onnx"))(target), torch.jit.load(tmp_path / "astronaut.torchscript.pt")(target)):
+    for got in (
+        OnnxBaked(str(tmp_path / "astronaut.onnx"))(target),
+        torch.jit.load(tmp_path / "astronaut.torchscript.pt")(target),
+    ):
         assert all((a - b).abs().max() <= 1e-4 for a, b in zip(expected, got))
         assert got[1].shape == (3, 1, 224, 224)  # the fusion mask is the second output
 
 
+@pytest.mark.slow
 def test_bench_reports_every_measurement(tmp_path, face_cache):
-    result = mfs("bench", "--seconds", "0", "--frames", "6", "--variants", "onnx,onnx-int8", "--out", str(tmp_path / "bench.json"),
-                 env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)))
+    result = mfs(
+        "bench", "--seconds", "0", "--frames", "6", "--variants", "onnx,onnx-int8", "--out", str(tmp_path / "bench.json"),
+        env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "bench.json").read_text())
-    assert set(report["fps"]) >= {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps", "pipeline_720p_fps",
-                                  "idn_best_runtime_224_fps", "speedup_best_runtime_vs_simswap"}
+    assert set(report["fps"]) >= {
+        "idn_torch_224_fps",
+        "idn_onnx_224_fps",
+        "idn_onnx_256_fps",
+        "simswap_torch_224_fps",
+        "pipeline_720p_fps",
+        "idn_best_runtime_224_fps",
+        "speedup_best_runtime_vs_simswap",
+    }
     assert all(v > 0 for v in report["fps"].values())
     assert report["fps"]["pipeline_720p_faces_per_frame"] == 1.0
-    assert set(report["targets"]) == {"idn_onnx_224_fps", "speedup_vs_simswap", "pipeline_720p_fps", "speedup_best_runtime_vs_simswap"}
+    targets = {"idn_onnx_224_fps", "speedup_vs_simswap", "pipeline_720p_fps", "speedup_best_runtime_vs_simswap"}
+    assert set(report["targets"]) == targets
     runtimes = report["runtimes"]
     assert set(runtimes["variants"]) == {"onnx", "onnx-int8"} and set(runtimes["simswap_fps"]) == {"torch", "onnx"}
     for variant in runtimes["variants"].values():  # accuracy against fp32 PyTorch on held-out faces, and both ratios

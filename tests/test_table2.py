@@ -14,10 +14,20 @@ MFS = Path(sys.executable).parent
 
 
 def _write_eval(run_dir: Path, student_id: float, teacher_id: float = 95.0) -> None:
-    run = {"profile": "smoke", "data": "embedded", "teacher": "simswap", "identity": "irse", "quality": "none", "steps": 3, "pairs": 8}
+    run = {
+        "profile": "smoke",
+        "data": "embedded",
+        "teacher": "simswap",
+        "identity": "irse",
+        "quality": "none",
+        "steps": 3,
+        "pairs": 8,
+    }
     scores = {"id_retrieval": student_id, "pose_error": 2.0, "fid": None, "scored": 8}
     run_dir.mkdir(parents=True)
-    (run_dir / "eval.json").write_text(json.dumps({"student": scores, "teacher": {**scores, "id_retrieval": teacher_id}, "run": run}))
+    (run_dir / "eval.json").write_text(
+        json.dumps({"student": scores, "teacher": {**scores, "id_retrieval": teacher_id}, "run": run})
+    )
 
 
 def test_aggregation_reports_done_failed_and_missing_rows(tmp_path):
@@ -51,28 +61,45 @@ def test_several_seeds_give_mean_and_standard_deviation(tmp_path):
     assert full["pose_std"] == pytest.approx(0.0) and full["fid"] is None
     assert records["teacher"]["seeds"] == 3 and records["teacher"]["id_std"] == pytest.approx(0.0)
     assert records["no_kd"]["seeds"] == 1 and records["no_kd"]["status"] == "done 1 of 2 seeds; seed_0 failed: RuntimeError: boom"
-    assert "| Ours | `full` | 90.00 ± 10.00 / 95.98 | 2.00 ± 0.00 / 1.32 | - / 6.79 | 3 | done |" in markdown(list(records.values()))
+    assert "| Ours | `full` | 90.00 ± 10.00 / 95.98 | 2.00 ± 0.00 / 1.32 | - / 6.79 | 3 | done |" in markdown(
+        list(records.values())
+    )
 
 
 @pytest.mark.slow
 def test_sweep_goes_on_after_a_failure_and_skips_finished_members(tmp_path, face_cache):
     env = dict(os.environ, WANDB_MODE="offline", PYTHONUNBUFFERED="1")
-    args = [str(MFS / "mfs-train"), "-m", "experiment=table2", "profile=smoke", "ablation=no_kd", "trainer.max_steps=1", "logger=csv",
-            f"paths.cache_dir={face_cache}", "callbacks.image_grid.every_n_steps=0", "hydra.sweep.subdir=${hydra.job.num}"]
+    args = [
+        str(MFS / "mfs-train"),
+        "-m",
+        "experiment=table2",
+        "profile=smoke",
+        "ablation=no_kd",
+        "trainer.max_steps=1",
+        "logger=csv",
+        f"paths.cache_dir={face_cache}",
+        "callbacks.image_grid.every_n_steps=0",
+        "hydra.sweep.subdir=${hydra.job.num}",
+    ]
     results = tmp_path / "experiments/results/table2/smoke"
     # Member 1 fails (an invalid switch); member 0 still trains and is scored.
-    first = subprocess.run([*args, "model.net.pointwise=modulated,nonsense"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    first = subprocess.run(
+        [*args, "model.net.pointwise=modulated,nonsense"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     assert "pointwise='nonsense'" in json.loads((results / "1/failed.json").read_text())["error"]
     evaluation = json.loads((results / "0/eval.json").read_text())
     assert evaluation["student"]["scored"] > 0 and evaluation["run"]["ablation"] == "no_kd" and "teacher" not in evaluation
     # Rerun: the finished member is skipped, the failed one runs again and succeeds.
-    second = subprocess.run([*args, "model.net.pointwise=modulated,static"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    second = subprocess.run(
+        [*args, "model.net.pointwise=modulated,static"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert second.returncode == 0, second.stderr[-2000:]
     assert (second.stdout + second.stderr).count("already finished, skipped") == 1
     assert not (results / "1/failed.json").exists() and (results / "1/finished.json").exists()
 
 
+@pytest.mark.slow
 def test_table2_command_needs_results(tmp_path):
     result = subprocess.run([str(MFS / "mfs"), "table2", "--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert result.returncode != 0 and "no sweep results" in result.stderr

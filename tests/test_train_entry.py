@@ -7,20 +7,22 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from conftest import last_checkpoint, run_mfs_train
-
 from mobilefaceswap.models.swapper import load_swapper
+
+from helpers import last_checkpoint, run_mfs_train
 
 pytestmark = pytest.mark.slow
 
 
 def test_smoke_profile_trains_checkpoints_and_draws_a_grid(tmp_path, face_cache):
     run_dir = tmp_path / "run"
-    result = run_mfs_train("profile=smoke", "trainer.max_steps=3", "logger=wandb", f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache)
+    result = run_mfs_train(
+        "profile=smoke", "trainer.max_steps=3", "logger=wandb", f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = last_checkpoint(run_dir)
     assert ckpt["global_step"] == 3
-    assert not any(k.startswith("helpers.") for k in ckpt["state_dict"])  # helpers are rebuilt from config
+    assert not any(k.startswith("frozen.") for k in ckpt["state_dict"])  # the frozen networks are rebuilt from config
     assert any(k.startswith("student.iin.") for k in ckpt["state_dict"])
     assert len(ckpt["optimizer_states"]) == 2
     assert sorted(p.name for p in (run_dir / "images").glob("*.png")) == ["step_0000002.png", "step_0000003.png"]
@@ -33,7 +35,9 @@ def test_smoke_profile_trains_checkpoints_and_draws_a_grid(tmp_path, face_cache)
 def test_killed_run_resumes_step_count_and_optimiser(tmp_path, face_cache):
     first = run_mfs_train("trainer.max_steps=2", "hydra.run.dir=runs/train/first", cwd=tmp_path, cache=face_cache)
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = run_mfs_train("trainer.max_steps=4", "ckpt_path=last", "hydra.run.dir=runs/train/second", cwd=tmp_path, cache=face_cache)
+    resumed = run_mfs_train(
+        "trainer.max_steps=4", "ckpt_path=last", "hydra.run.dir=runs/train/second", cwd=tmp_path, cache=face_cache
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr + resumed.stdout
     ckpt = last_checkpoint(tmp_path / "runs/train/second")
@@ -84,8 +88,14 @@ def test_corrupt_checkpoint_is_one_clear_error(tmp_path, face_cache):
 def test_ddp_with_two_cpu_processes(tmp_path, face_cache):
     run_dir = tmp_path / "ddp"
     result = run_mfs_train(
-        "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=2", "data.batch_size=2",
-        f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.max_steps=2",
+        "data.batch_size=2",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        cache=face_cache,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GLOBAL_RANK: 1" in result.stderr + result.stdout or "distributed_backend=gloo" in result.stderr + result.stdout
@@ -99,8 +109,13 @@ def test_ddp_with_two_cpu_processes(tmp_path, face_cache):
 def test_same_seed_same_machine_gives_identical_weights(tmp_path, face_cache):
     states = []
     for name in ("a", "b"):
-        result = run_mfs_train("trainer.max_steps=4", f"hydra.run.dir=runs/{name}", "callbacks.swap_metrics.every_n_steps=0",
-                               cwd=tmp_path, cache=face_cache)
+        result = run_mfs_train(
+            "trainer.max_steps=4",
+            f"hydra.run.dir=runs/{name}",
+            "callbacks.swap_metrics.every_n_steps=0",
+            cwd=tmp_path,
+            cache=face_cache,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         states.append(last_checkpoint(tmp_path / "runs" / name)["state_dict"])
     assert states[0].keys() == states[1].keys()
@@ -110,20 +125,26 @@ def test_same_seed_same_machine_gives_identical_weights(tmp_path, face_cache):
 def test_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, face_cache):
     result = run_mfs_train("trainer.max_steps=abc", "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
     assert result.returncode != 0
-    assert result.stderr.strip() == "error: trainer.max_steps: input should be a valid integer, unable to parse string as an integer (value: 'abc')"
+    assert (
+        result.stderr.strip()
+        == "error: trainer.max_steps: input should be a valid integer, unable to parse string as an integer (value: 'abc')"
+    )
 
 
-@pytest.mark.parametrize("override, message", [
-    ("loss.lambda_id=abc", "loss.lambda_id: input should be a valid number"),  # a dataclass passed on as a dict
-    ("+loss.lambda_foo=1", "loss.lambda_foo: not a setting"),
-    ("loss.adversarial=foo", "loss.adversarial='foo': use hinge, lsgan or nonsaturating"),  # the dataclass's own check
-    ("data.batch_size=2.5", "data.batch_size: input should be a valid integer"),  # declared by the parent's __init__
-    ("model.optim.betas=[a,0.99]", "model.optim.betas.0: input should be a valid number"),
-    ("model.optim.injection_lr_scaling=bogus", "model.optim.injection_lr_scaling='bogus': use fan_in or none"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("loss.lambda_id=abc", "loss.lambda_id: input should be a valid number"),  # a dataclass passed on as a dict
+        ("+loss.lambda_foo=1", "loss.lambda_foo: not a setting"),
+        ("loss.adversarial=foo", "loss.adversarial='foo': use hinge, lsgan or nonsaturating"),  # the dataclass's own check
+        ("data.batch_size=2.5", "data.batch_size: input should be a valid integer"),  # declared by the parent's __init__
+        ("model.optim.betas=[a,0.99]", "model.optim.betas.0: input should be a valid number"),
+        ("model.optim.injection_lr_scaling=bogus", "model.optim.injection_lr_scaling='bogus': use fan_in or none"),
+    ],
+)
 def test_config_types_are_checked_against_their_consumers(compose_train, override, message):
     from mobilefaceswap.config import ConfigTypeError, check_value_types
-    from mobilefaceswap.modules.student_gan import LossConfig, OptimConfig
+    from mobilefaceswap.training.student_gan import LossConfig, OptimConfig
 
     cfg = compose_train(override)
     with open_dict(cfg):
@@ -133,12 +154,21 @@ def test_config_types_are_checked_against_their_consumers(compose_train, overrid
 
 
 def test_nonfinite_loss_stops_with_one_line_after_checkpointing_the_last_finite_state(tmp_path, face_cache):
-    result = run_mfs_train("loss.lambda_rec=nan", "model.optim.max_nonfinite_steps=2", "trainer.max_steps=4", "~callbacks.swap_metrics",
-                           "hydra.run.dir=run", cwd=tmp_path, cache=face_cache)
+    result = run_mfs_train(
+        "loss.lambda_rec=nan",
+        "model.optim.max_nonfinite_steps=2",
+        "trainer.max_steps=4",
+        "~callbacks.swap_metrics",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
+        cache=face_cache,
+    )
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: the generator loss was not finite at step 0 for 2 consecutive steps (loss.lambda_rec=nan); "
-                      f"the last finite state is checkpointed: {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"]
+    assert errors == [
+        f"error: the generator loss was not finite at step 0 for 2 consecutive steps (loss.lambda_rec=nan); "
+        f"the last finite state is checkpointed: {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"
+    ]
     assert "Traceback" not in result.stderr
     ckpt = last_checkpoint(tmp_path / "run")
     assert ckpt["global_step"] == 0 and any(k.startswith("student.") for k in ckpt["state_dict"])

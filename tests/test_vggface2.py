@@ -24,6 +24,8 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.store import ShardedArray
 from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
 
+pytestmark = pytest.mark.slow  # each test prepares VGGFace2-shaped data or runs mfs
+
 MFS = str(Path(sys.executable).parent / "mfs")
 SMOKE = ["profile=smoke"]
 
@@ -168,8 +170,9 @@ def test_datamodule_splits_by_identity_reproducibly(prepared):
 def test_masks_are_cached_and_flipped_with_the_target(prepared, tmp_path):
     cache = tmp_path / "with_masks"
     subprocess.run(["cp", "-r", str(prepared), str(cache)], check=True)
-    result = subprocess.run([MFS, "prepare-data", "--root", str(json.loads((prepared / "prepare.json").read_text())["root"]),
-                             "--out", str(cache), "--shard-size", "8", "--masks", "--quiet", *SMOKE], capture_output=True, text=True)
+    root = json.loads((prepared / "prepare.json").read_text())["root"]
+    command = [MFS, "prepare-data", "--root", str(root), "--out", str(cache), "--shard-size", "8", "--masks", "--quiet", *SMOKE]
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     masks = np.load(cache / "shards/masks_00000.npy")
     assert masks.shape == np.load(cache / "shards/faces_00000.npy").shape[:3] and set(np.unique(masks)) <= {0, 1}
@@ -192,9 +195,18 @@ def test_teacher_cache_trains_without_running_the_teacher(prepared, tmp_path, co
     for helper in ("teacher", "identity"):  # the same random weights here and in mfs cache-teacher
         torch.save(instantiate(cfg[helper].net).state_dict(), tmp_path / f"{helper}.pth")
         overrides.append(f"{helper}.pretrained={tmp_path / f'{helper}.pth'}")
-    result = subprocess.run([MFS, "cache-teacher", "--out", str(cache), "--pairs", "6", "--shard-size", "4", "--quiet", *overrides], capture_output=True, text=True)
+    result = subprocess.run(
+        [MFS, "cache-teacher", "--out", str(cache), "--pairs", "6", "--shard-size", "4", "--quiet", *overrides],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in cache.glob("*.npy")) == ["pairs_00000.npy", "pairs_00001.npy", "teacher_00000.npy", "teacher_00001.npy"]
+    assert sorted(p.name for p in cache.glob("*.npy")) == [
+        "pairs_00000.npy",
+        "pairs_00001.npy",
+        "teacher_00000.npy",
+        "teacher_00001.npy",
+    ]
     cfg = compose_train(*overrides, f"data.teacher_cache={cache}", "data.batch_size=2", "data.augment=false")
     data = instantiate(cfg.data)
     data.setup("fit")
@@ -203,13 +215,15 @@ def test_teacher_cache_trains_without_running_the_teacher(prepared, tmp_path, co
     direct = {k: v for k, v in batch.items() if k != "reference"}
     with torch.no_grad():
         cached, online = module.distillation_targets(batch), module.distillation_targets(direct)
-    assert (cached.reference_image - online.reference_image).abs().max() <= 1 / 255 + 1e-6  # the same teacher output, stored as uint8
+    assert (
+        cached.reference_image - online.reference_image
+    ).abs().max() <= 1 / 255 + 1e-6  # the same teacher output, stored as uint8
 
     class Refuse(torch.nn.Module):
         def forward(self, *args):
             raise AssertionError("the teacher ran")
 
-    module.helpers["teacher"] = Refuse()
+    module.frozen["teacher"] = Refuse()
     module.distillation_targets(batch)  # the cache stands in for the teacher
     with pytest.raises(DataError, match="other training faces"):
         datamodule(prepared, teacher_cache=str(cache), val_identities=3)

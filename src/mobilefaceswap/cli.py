@@ -25,22 +25,9 @@ def _stats(args: argparse.Namespace) -> None:
 
 
 def _convert_paddle(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from mobilefaceswap.convert.paddle import convert_to_files
 
-    import torch
-
-    from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, convert_released
-    from mobilefaceswap.models.swapper import save_swapper
-    from mobilefaceswap.utils import refuse_overwrite, write_atomic
-
-    out = Path(args.out)
-    swapper_path, identity_path = out / "mobilefaceswap_224.pt", out / "arcface_irse_3_4_23_3.pth"
-    for path in (swapper_path, identity_path):
-        refuse_overwrite(path, {"--swap": Path(args.swap), "--arcface": Path(args.arcface)}, "--out")
-    student, identity = convert_released(args.swap, args.arcface)
-    origin = f"converted from {Path(args.swap).name} and {Path(args.arcface).name}"
-    save_swapper(swapper_path, student, identity, crop_size=224, origin=origin, identity_arch=RELEASED_IDENTITY_ARCH)
-    write_atomic(identity_path, lambda tmp: torch.save(identity.backbone.state_dict(), tmp))
+    swapper_path, identity_path = convert_to_files(args.swap, args.arcface, args.out)
     print(f"swapper (student + identity network + preprocessing): {swapper_path}")
     print(f"identity network state dict (for identity.pretrained): {identity_path}")
 
@@ -57,7 +44,10 @@ def _swap(args: argparse.Namespace) -> None:
     inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     pipeline = FaceSwapPipeline(
-        load_swapper(args.checkpoint), redetect_every=args.redetect_every, smoothing=args.smoothing, runtime=args.runtime,
+        load_swapper(args.checkpoint),
+        redetect_every=args.redetect_every,
+        smoothing=args.smoothing,
+        runtime=args.runtime,
         device=args.device,
     )
     source = read_image(args.source)
@@ -83,12 +73,12 @@ def _swap(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from mobilefaceswap.files import refuse_overwrite
     from mobilefaceswap.inference.calibration import calibration_faces
     from mobilefaceswap.inference.export import export_baked
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import refuse_overwrite
 
     name = args.name or Path(args.source).stem
     runtimes = [RUNTIMES[r] for r in args.runtimes]
@@ -104,15 +94,21 @@ def _export(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from mobilefaceswap.files import refuse_overwrite, write_text_atomic
     from mobilefaceswap.inference.bench import run_bench
     from mobilefaceswap.models.swapper import load_swapper
-    from mobilefaceswap.utils import refuse_overwrite, write_text_atomic
 
     if args.out:
         refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
-    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper, device=args.device,
-                       variants=tuple(args.variants))
+    report = run_bench(
+        threads=args.threads,
+        seconds=args.seconds,
+        clip_frames=args.frames,
+        swapper=swapper,
+        device=args.device,
+        variants=tuple(args.variants),
+    )
     text = json.dumps(report, indent=2)
     if args.out:
         write_text_atomic(Path(args.out), text + "\n")
@@ -128,8 +124,8 @@ def _verify(args: argparse.Namespace) -> None:
 
 
 def _bench_watermark(args: argparse.Namespace) -> None:
+    from mobilefaceswap.files import write_json_atomic
     from mobilefaceswap.provenance.bench import run_watermark_bench
-    from mobilefaceswap.utils import write_json_atomic
 
     report = run_watermark_bench(per_photo=args.per_photo, clips=args.clips)
     if args.out:
@@ -143,23 +139,12 @@ def _demo(args: argparse.Namespace) -> None:
     serve(args.checkpoint, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, out_dir=args.out_dir)
 
 
-def _evaluator(args: argparse.Namespace):
-    from mobilefaceswap.evaluate import SwapEvaluator
-
-    return SwapEvaluator(args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
-
-
-def _report_scores(report: dict, out, as_json: bool) -> None:
-    """Write the evaluation report to ``out`` (when given) and print it, whole or its scores;
-    skipped rows are listed on stderr either way."""
-    from mobilefaceswap.utils import write_json_atomic
-
-    if out:
-        write_json_atomic(out, report)
-    _print_scores(report, as_json)
+def _evaluator_weights(args: argparse.Namespace) -> dict:
+    return dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
 
 
 def _print_scores(report: dict, as_json: bool) -> None:
+    """The evaluation report, whole or its scores; skipped rows are listed on stderr either way."""
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -172,18 +157,10 @@ PARTIAL_EXIT = 3  # eval-swaps scored only part of the manifest
 
 
 def _eval_swaps(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
-    from pathlib import Path
+    from mobilefaceswap.evaluation.evaluator import score_manifest
 
-    from mobilefaceswap.evaluate import read_manifest
-    from mobilefaceswap.utils import refuse_overwrite
-
-    triples = read_manifest(args.manifest)
-    if args.out:
-        images = {f"{field} image of row {i + 2}": getattr(t, field) for i, t in enumerate(triples) for field in ("source", "target", "swapped")}
-        refuse_overwrite(Path(args.out), {"--manifest": Path(args.manifest), **images}, "--out")
-    report = asdict(_evaluator(args).evaluate(triples, progress=not args.quiet))
-    _report_scores(report, args.out, args.json)
+    report = score_manifest(args.manifest, args.out, progress=not args.quiet, **_evaluator_weights(args))
+    _print_scores(report, args.json)
     if report["skipped"]:
         sys.exit(PARTIAL_EXIT)
 
@@ -191,99 +168,70 @@ def _eval_swaps(args: argparse.Namespace) -> None:
 def _eval_ffpp(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from mobilefaceswap.evaluate import FFppProtocol, evaluate_ffpp
+    from mobilefaceswap.evaluation.faceforensics import FFppProtocol, score_on_ffpp
 
     protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
-    evaluator = _evaluator(args)
-    if args.method:
-        name, swapper = args.method, None
-    else:
-        from mobilefaceswap.models.swapper import load_swapper
-
-        name, swapper = Path(args.checkpoint).stem, load_swapper(args.checkpoint)
-    report = evaluate_ffpp(evaluator, protocol, Path(args.out), name, swapper, args.method, progress=not args.quiet, device=args.device)
+    weights = _evaluator_weights(args)
+    report, folder = score_on_ffpp(protocol, args.out, args.checkpoint, args.method, progress=not args.quiet, **weights)
     _print_scores(report, args.json)
-    print(f"manifest and report: {Path(args.out) / name}", file=sys.stderr)
+    print(f"manifest and report: {folder}", file=sys.stderr)
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.vggface2 import PrepareConfig, add_masks, prepare_vggface2
+    from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
 
     cfg = compose_config(args.overrides)
     landmarks = args.landmarks or ("csv" if args.landmark_csv else "dlib")
-    config = PrepareConfig(cfg.teacher.alignment.size, cfg.teacher.alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root)
-    report = prepare_vggface2(args.root, args.out, config, args.landmark_csv, args.workers, progress=not args.quiet)
-    if args.masks:
-        from mobilefaceswap.helpers import build_parser
-
-        add_masks(args.out, build_parser(cfg.parser), device=args.device, progress=not args.quiet)
-        report["masks"] = True
+    alignment = cfg.teacher.alignment
+    config = PrepareConfig(
+        alignment.size, alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root
+    )
+    report = prepare_vggface2(
+        args.root,
+        args.out,
+        config,
+        args.landmark_csv,
+        args.workers,
+        progress=not args.quiet,
+        face_parser=cfg.face_parser if args.masks else None,
+        device=args.device,
+    )
     print(json.dumps(report, indent=2))
-
-
-def _fixed_pairs(cfg, count: int, seed_offset: int = 0):
-    """The first ``count`` unaugmented training pairs of the configured data."""
-    from hydra.utils import instantiate
-
-    from mobilefaceswap.data.pairs import FacePairDataset
-
-    datamodule = instantiate(cfg.data, teacher_cache=None)
-    datamodule.prepare_data()
-    h = datamodule.hparams
-    return FacePairDataset(datamodule.train_faces(), count, h.same_identity_ratio, h.seed + seed_offset)
 
 
 def _cache_teacher(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.teacher_cache import build_teacher_cache
-    from mobilefaceswap.helpers import build_identity, build_teacher
+    from mobilefaceswap.data.teacher_cache import cache_teacher
 
-    cfg = compose_config(args.overrides)
-    pairs = _fixed_pairs(cfg, args.pairs)
-    identity = build_identity(cfg.identity)
-    teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(args.device), identity.to(args.device)
-    info = {"teacher": cfg.teacher.net._target_, "teacher_weights": cfg.teacher.pretrained, "identity_weights": cfg.identity.pretrained}
-    out = build_teacher_cache(pairs, teacher, identity, args.out, args.pairs, info, args.shard_size, args.batch_size, progress=not args.quiet)
+    out = cache_teacher(
+        compose_config(args.overrides),
+        args.out,
+        args.pairs,
+        args.shard_size,
+        args.batch_size,
+        args.device,
+        progress=not args.quiet,
+    )
     print(f"teacher cache: {out} (train from it with data.teacher_cache={out})")
 
 
 def _build_quality_set(args: argparse.Namespace) -> None:
-    import numpy as np
-    from hydra.utils import instantiate
-
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
-    from mobilefaceswap.data.teacher_cache import teacher_outputs
-    from mobilefaceswap.helpers import architecture, build_identity
-    from mobilefaceswap.models.pretrained import load_pretrained
-    from mobilefaceswap.models.teachers import Teacher
+    from mobilefaceswap.data.quality_set import build_teacher_quality_set
 
     cfg = compose_config(args.overrides)
-    pairs = _fixed_pairs(cfg, args.pairs, seed_offset=2)  # not the pairs the student trains on first
-    indices = np.array([pairs.pair_indices(i) for i in range(args.pairs)], np.int64)
-    identity = build_identity(cfg.identity).to(args.device)
-    teacher_identity = None if cfg.teacher.identity is None else build_identity(cfg.teacher.identity, "teacher.identity").to(args.device)
-
-    def generate(path):
-        generator = load_pretrained(instantiate(cfg.teacher.net), str(path), "--checkpoints", cfg.teacher.expected, architecture=architecture(cfg.teacher.net))
-        teacher = Teacher(generator, teacher_identity).to(args.device).eval()
-        return teacher_outputs(teacher, identity, pairs.faces, indices, args.batch_size)
-
-    labels = build_quality_set(find_checkpoints(args.checkpoints), generate, args.out, args.total_iterations, progress=not args.quiet)
+    labels = build_teacher_quality_set(
+        cfg, args.checkpoints, args.out, args.pairs, args.total_iterations, args.batch_size, args.device, progress=not args.quiet
+    )
     print(f"quality set: {labels} (train Q with mfs-train-quality data.root={labels.parent})")
 
 
 def _table2(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from mobilefaceswap.table2 import aggregate
 
-    from mobilefaceswap.table2 import collect, markdown, write_tables
-
-    if not Path(args.results).is_dir():
-        raise ValueError(f"no sweep results in {args.results} (run make reproduce-table2)")
-    records = collect(args.results)
-    md, table = write_tables(records, args.out)
-    print(markdown(records))
+    text, md, table = aggregate(args.results, args.out)
+    print(text)
     print(f"written: {md} and {table}")
 
 
@@ -300,7 +248,29 @@ def _name_list(known: list[str]):
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_scoring_arguments(command: argparse.ArgumentParser) -> None:
+    """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
+    command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
+    command.add_argument("--hopenet", help="Hopenet state dict: pose as in the paper (default: dlib landmarks + solvePnP)")
+    command.add_argument(
+        "--cosface",
+        help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict): identity as in "
+        "the paper (default: dlib)",
+    )
+    command.add_argument("--json", action="store_true", help="print the whole JSON report")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.add_argument("--device", choices=DEVICES, default="auto", help="where the swapper and the scoring networks run")
+
+
+def _add_teacher_run_arguments(command: argparse.ArgumentParser, overrides: str) -> None:
+    """How the configured teacher runs, and the config (``overrides``: what it chooses); cache-teacher, build-quality-set."""
+    command.add_argument("--batch-size", type=int, default=16)
+    command.add_argument("--device", default="cpu")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument("overrides", nargs="*", help=f"Hydra overrides of conf/train.yaml: {overrides}")
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     stats = commands.add_parser("stats", help="params and MACs of the baked student beside the paper's")
@@ -310,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=_stats)
 
     convert = commands.add_parser(
-        "convert-paddle", help="convert the released MobileFaceSwap Paddle weights (no paddle needed)"
+        "convert-paddle",
+        help="convert the released MobileFaceSwap Paddle weights (no paddle needed)",
     )
     convert.add_argument("--swap", required=True, help="MobileFaceSwap_224.pdparams")
     convert.add_argument("--arcface", required=True, help="arcface.pdparams")
@@ -326,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
     swap.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
     swap.add_argument("--smoothing", type=float, default=0.5, help="video: weight of past landmarks (0 = none)")
-    swap.add_argument("--runtime", choices=RUNTIMES, default="torch", help="run the baked network with (int8: calibrated on the bundled faces)")
+    swap.add_argument(
+        "--runtime", choices=RUNTIMES, default="torch", help="run the baked network with (int8: calibrated on the bundled faces)"
+    )
     swap.add_argument("--device", choices=DEVICES, default="auto", help="auto: the GPU when there is one (fp16), else the CPU")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
     swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
@@ -335,14 +308,22 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--c2pa-alg", default="es256", help="signing algorithm of the key (es256, es384, ps256, ed25519, ...)")
     swap.set_defaults(run=_swap)
 
-    export = commands.add_parser("export", help="bake a source identity and export it for every runtime, each checked against PyTorch")
+    export = commands.add_parser(
+        "export", help="bake a source identity and export it for every runtime, each checked against PyTorch"
+    )
     export.add_argument("--checkpoint", required=True, help="swapper file")
     export.add_argument("--source", required=True, help="image of the source face")
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--name", help="file name stem (default: the source's)")
-    export.add_argument("--runtimes", type=_name_list(EXPORTED_NAMES), default=EXPORTED_NAMES,
-                        help=f"comma-separated formats to write (default: all: {','.join(EXPORTED_NAMES)})")
-    export.add_argument("--device", choices=DEVICES, default="auto", help="where the identity is injected (the checks run on the CPU)")
+    export.add_argument(
+        "--runtimes",
+        type=_name_list(EXPORTED_NAMES),
+        default=EXPORTED_NAMES,
+        help=f"comma-separated formats to write (default: all: {','.join(EXPORTED_NAMES)})",
+    )
+    export.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where the identity is injected (the checks run on the CPU)"
+    )
     export.set_defaults(run=_export)
 
     bench = commands.add_parser("bench", help="fps of the baked student, SimSwap and the 720p video pipeline")
@@ -352,9 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
     bench.add_argument("--frames", type=int, default=100, help="frames of the 720p clip")
-    bench.add_argument("--variants", type=_name_list(BENCH_VARIANTS), default=BENCH_VARIANTS,
-                       help=f"comma-separated runtime variants of the baked network to measure (default: all: {','.join(BENCH_VARIANTS)})")
-    bench.add_argument("--device", choices=DEVICES, default="cpu", help="cuda: also the networks on the GPU (PyTorch fp16, ONNX Runtime's CUDA provider)")
+    bench.add_argument(
+        "--variants",
+        type=_name_list(BENCH_VARIANTS),
+        default=BENCH_VARIANTS,
+        help=f"comma-separated runtime variants of the baked network to measure (default: all: {','.join(BENCH_VARIANTS)})",
+    )
+    bench.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="cuda: also the networks on the GPU (PyTorch fp16, ONNX Runtime's CUDA provider)",
+    )
     bench.set_defaults(run=_bench)
 
     verify = commands.add_parser("verify", help="is a file (or each file of a folder) marked as synthetic: watermark, metadata")
@@ -362,7 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="one JSON report per file")
     verify.set_defaults(run=_verify)
 
-    bench_mark = commands.add_parser("bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR")
+    bench_mark = commands.add_parser(
+        "bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR"
+    )
     bench_mark.add_argument("--per-photo", type=int, default=30, help="random crops of each real photo that get marked")
     bench_mark.add_argument("--clips", type=int, default=8, help="video clips (20 frames each) re-encoded at CRF 28")
     bench_mark.add_argument("--out", help="also write the JSON report here")
@@ -378,13 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
     evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
-    evaluate.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
-    evaluate.add_argument("--hopenet", help="Hopenet state dict: pose from Hopenet (default: dlib landmarks + solvePnP)")
-    evaluate.add_argument("--cosface", help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict) for identity (default: dlib)")
-    evaluate.add_argument("--json", action="store_true", help="print the whole JSON report")
     evaluate.add_argument("--out", help="also write the JSON report to this file")
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
-    evaluate.add_argument("--device", choices=DEVICES, default="auto", help="where the CosFace and Hopenet networks run")
+    _add_scoring_arguments(evaluate)
     evaluate.set_defaults(run=_eval_swaps)
 
     ffpp = commands.add_parser("eval-ffpp", help="the paper's FaceForensics++ protocol: N frames per video, swap, score")
@@ -395,50 +382,54 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--method", help="score FF++'s own manipulated videos of this method instead, e.g. FaceShifter")
     ffpp.add_argument("--frames", type=int, default=10, help="evenly spaced frames per target video")
     ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
-    ffpp.add_argument("--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)")
+    ffpp.add_argument(
+        "--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)"
+    )
     ffpp.add_argument("--limit", type=int, help="first N pairs only")
-    ffpp.add_argument("--inception", help="Inception weights for FID")
-    ffpp.add_argument("--hopenet", help="Hopenet state dict (pose as in the paper)")
-    ffpp.add_argument("--cosface", help="CosFace/ArcFace network: .onnx, arcface_torch IResNet or IR-SE state dict (identity as in the paper)")
-    ffpp.add_argument("--json", action="store_true", help="print the whole JSON report")
-    ffpp.add_argument("--quiet", action="store_true", help="no progress bars")
-    ffpp.add_argument("--device", choices=DEVICES, default="auto", help="where the swapper and the scoring networks run")
+    _add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=_eval_ffpp)
 
     prepare = commands.add_parser("prepare-data", help="VGGFace2: keep eye distance > 70 px, align as the teacher aligns, shard")
     prepare.add_argument("--root", required=True, help="VGGFace2's train folder (<identity>/<image>.jpg)")
     prepare.add_argument("--out", required=True, help="cache folder (data.cache of data=vggface2)")
     prepare.add_argument("--landmark-csv", help="VGGFace2's bb_landmark/loose_landmark_train.csv (five points per image)")
-    prepare.add_argument("--landmarks", choices=("csv", "dlib", "insightface"), help="where landmarks come from (default: csv if given, else dlib)")
+    prepare.add_argument(
+        "--landmarks", choices=("csv", "dlib", "insightface"), help="where landmarks come from (default: csv if given, else dlib)"
+    )
     prepare.add_argument("--insightface-root", help="folder with models/buffalo_l/*.onnx for --landmarks insightface")
     prepare.add_argument("--min-eye-distance", type=float, default=70.0, help="keep images whose eyes are further apart (px)")
     prepare.add_argument("--shard-size", type=int, default=1000, help="input images per shard")
     prepare.add_argument("--workers", type=int, default=1, help="processes")
-    prepare.add_argument("--masks", action="store_true", help="also cache the face-parsing masks M_t (parser from the config)")
+    prepare.add_argument(
+        "--masks", action="store_true", help="also cache the face-parsing masks M_t (face parser from the config)"
+    )
     prepare.add_argument("--device", default="cpu", help="device of the face parser")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
-    prepare.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter parser.pretrained=...")
+    prepare.add_argument(
+        "overrides", nargs="*", help="Hydra overrides of conf/train.yaml, e.g. teacher=faceshifter face_parser.pretrained=..."
+    )
     prepare.set_defaults(run=_prepare_data)
 
     cache = commands.add_parser("cache-teacher", help="the teacher's outputs for the first N training pairs, once (resumable)")
     cache.add_argument("--out", required=True, help="cache folder (data.teacher_cache)")
     cache.add_argument("--pairs", type=int, required=True, help="how many training pairs")
     cache.add_argument("--shard-size", type=int, default=1000)
-    cache.add_argument("--batch-size", type=int, default=16)
-    cache.add_argument("--device", default="cpu")
-    cache.add_argument("--quiet", action="store_true", help="no progress bar")
-    cache.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher, identity and data of the runs")
+    _add_teacher_run_arguments(cache, "the teacher, identity and data of the runs")
     cache.set_defaults(run=_cache_teacher)
 
     quality = commands.add_parser("build-quality-set", help="teacher outputs from checkpoints along its training, labelled for Q")
-    quality.add_argument("--checkpoints", action="append", required=True, help="a teacher generator file or a folder of them, iteration in each name (repeatable)")
+    quality.add_argument(
+        "--checkpoints",
+        action="append",
+        required=True,
+        help="a teacher generator file or a folder of them, iteration in each name (repeatable)",
+    )
     quality.add_argument("--out", required=True, help="folder for the set (data.root of mfs-train-quality)")
     quality.add_argument("--pairs", type=int, default=1000, help="fixed training pairs each checkpoint swaps")
-    quality.add_argument("--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)")
-    quality.add_argument("--batch-size", type=int, default=16)
-    quality.add_argument("--device", default="cpu")
-    quality.add_argument("--quiet", action="store_true", help="no progress bar")
-    quality.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml: the teacher architecture and the data")
+    quality.add_argument(
+        "--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)"
+    )
+    _add_teacher_run_arguments(quality, "the teacher architecture and the data")
     quality.set_defaults(run=_build_quality_set)
 
     table2 = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
@@ -449,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = build_arg_parser().parse_args(argv)
     try:
         args.run(args)
     except (OSError, ValueError, RuntimeError) as err:  # WeightsError and DataError are RuntimeErrors

@@ -1,5 +1,5 @@
 """The Hydra configs (conf/) composed outside ``mfs-train``, for the ``mfs`` tools that need a
-teacher, a parser or the data exactly as a training run would build them."""
+teacher, a face parser or the data exactly as a training run would build them."""
 
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -67,15 +67,23 @@ def _check_targets(node: DictConfig, prefix: str) -> None:
         try:
             target = get_object(node._target_)
             # Constructors passing **kwargs up: their parents' annotations count too.
-            hints = {k: v for cls in reversed(getattr(target, "__mro__", [target])) for k, v in get_type_hints(getattr(cls, "__init__", cls)).items()}
-        except Exception:  # noqa: BLE001 - an unimportable target fails with Hydra's own message later
+            hints = {
+                k: v
+                for cls in reversed(getattr(target, "__mro__", [target]))
+                for k, v in get_type_hints(getattr(cls, "__init__", cls)).items()
+            }
+        except Exception:
             hints = {}
         for name, annotation in hints.items():
             if name not in node or OmegaConf.is_missing(node, name):
                 continue
             value = node.get(name)
             if not (isinstance(value, DictConfig) and "_target_" in value):
-                _check(prefix + name, annotation, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value)
+                _check(
+                    prefix + name,
+                    annotation,
+                    OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value,
+                )
     for name in node:
         value = node.get(name)
         if isinstance(value, DictConfig):

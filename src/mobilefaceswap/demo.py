@@ -7,8 +7,9 @@ import tempfile
 from pathlib import Path
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.files import IMAGE_SUFFIXES
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.swap import IMAGE_SUFFIXES, Swapping, output_for, read_image
+from mobilefaceswap.inference.swap import Swapping, output_for, read_image
 from mobilefaceswap.inference.video import is_video
 from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.provenance.record import Provenance
@@ -32,7 +33,9 @@ class DemoSwapper:
             raise DataError("upload a source photo and a target photo or video")
         target = Path(target)
         if target.suffix.lower() not in IMAGE_SUFFIXES and not is_video(target):
-            raise DataError(f"{target.name} is not a photo or video this demo reads ({', '.join(sorted(IMAGE_SUFFIXES))}, .mp4, ...)")
+            raise DataError(
+                f"{target.name} is not a photo or video this demo reads ({', '.join(sorted(IMAGE_SUFFIXES))}, .mp4, ...)"
+            )
         self.pipeline.set_source(read_image(source))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         output = output_for(target, Path(tempfile.mkdtemp(dir=self.out_dir)), folder=True)
@@ -60,7 +63,9 @@ def build_app(swapper: DemoSwapper):
         )
 
     with gr.Blocks(title="MobileFaceSwap demo") as app:
-        gr.Markdown("# MobileFaceSwap\nEvery result carries an invisible watermark and provenance metadata saying it is synthetic.")
+        gr.Markdown(
+            "# MobileFaceSwap\nEvery result carries an invisible watermark and provenance metadata saying it is synthetic."
+        )
         with gr.Row():
             source = gr.File(label="Source face (photo)", type="filepath", elem_id="source")
             target = gr.File(label="Target (photo or video)", type="filepath", elem_id="target")
@@ -75,7 +80,9 @@ def build_app(swapper: DemoSwapper):
     return app
 
 
-def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 200, out_dir: str | None = None) -> None:
+def serve(
+    checkpoint: str, host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 200, out_dir: str | None = None
+) -> None:
     try:
         import gradio as gr
     except ImportError:
@@ -84,9 +91,14 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 7860, max_upload
     app = build_app(DemoSwapper(checkpoint, work))
     try:
         app.queue(default_concurrency_limit=1).launch(  # one model, one swap at a time
-            server_name=host, server_port=port, max_file_size=f"{max_upload_mb}mb", allowed_paths=[str(work)],
+            server_name=host,
+            server_port=port,
+            max_file_size=f"{max_upload_mb}mb",
+            allowed_paths=[str(work)],
             theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]),  # no web fonts to fetch
-            footer_links=[], ssr_mode=False, quiet=False,
+            footer_links=[],
+            ssr_mode=False,
+            quiet=False,
         )
     finally:
         if not out_dir:

@@ -93,9 +93,15 @@ def network_stats() -> list[dict]:
                              paper_params=paper_params, paper_macs=paper_macs))
         student = MobileFaceSwap()
     injection = count_params(student.iin) + count_params(student.idn) + count_params(student.fusion)
-    rows.append(dict(name="injection side: IIN + head + fusion", params=injection, macs=None, paper_params=20.7e6, paper_macs=None))
+    rows.append(
+        dict(name="injection side: IIN + head + fusion", params=injection, macs=None, paper_params=20.7e6, paper_macs=None)
+    )
     total = injection + rows[0]["params"]
-    rows.append(dict(name="image setting: identity network + injection side", params=total, macs=None, paper_params=72.8e6, paper_macs=None))
+    rows.append(
+        dict(
+            name="image setting: identity network + injection side", params=total, macs=None, paper_params=72.8e6, paper_macs=None
+        )
+    )
     return rows
 
 

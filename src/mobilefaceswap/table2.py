@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mobilefaceswap.utils import write_text_atomic
+from mobilefaceswap.files import write_text_atomic
 
 ROWS_FILE = Path(__file__).resolve().parent / "experiments" / "table2.yaml"
 
@@ -26,7 +26,12 @@ def _seed_result(run: Path, who: str) -> dict:
         return {**result, "note": f"same run as `{same['same_as']}`: {same['reason']}"}
     evaluation, failure = _read_json(run / "eval.json"), _read_json(run / "failed.json")
     if evaluation is not None and evaluation.get(who, {}).get("scored"):
-        return {"status": "done", "scores": evaluation[who], "run": evaluation["run"], "backends": evaluation[who].get("backends", {})}
+        return {
+            "status": "done",
+            "scores": evaluation[who],
+            "run": evaluation["run"],
+            "backends": evaluation[who].get("backends", {}),
+        }
     if evaluation is not None:
         return {"status": f"not scored: {evaluation.get(who, {}).get('note', 'no evaluation of ' + who)}"}
     if failure is not None:
@@ -43,8 +48,14 @@ def collect(results_dir: str | Path, rows_file: str | Path = ROWS_FILE) -> list[
         # The teacher row is scored in the full model's runs, on the same pairs.
         folder = results_dir / ("full" if row["ablation"] == "teacher" else row["ablation"])
         who = "teacher" if row["ablation"] == "teacher" else "student"
-        record = {"row": row["name"], "ablation": row["ablation"], "mapping": row["mapping"], "paper_id": row["id"],
-                  "paper_pose": row["pose"], "paper_fid": row["fid"]}
+        record = {
+            "row": row["name"],
+            "ablation": row["ablation"],
+            "mapping": row["mapping"],
+            "paper_id": row["id"],
+            "paper_pose": row["pose"],
+            "paper_fid": row["fid"],
+        }
         runs = sorted(p for p in folder.glob("seed_*") if p.is_dir())
         results = [_seed_result(run, who) for run in runs]
         done = [r for r in results if r["status"] == "done"]
@@ -81,8 +92,10 @@ def _mean_std(record: dict, key: str) -> str:
 
 def _protocol_name(protocol: dict) -> str:
     if protocol.get("name") == "ffpp":
-        return (f"FaceForensics++ ({protocol['pairs']} pairs, {protocol['frames_per_video']} frames per video, "
-                f"{protocol['compression']}, {protocol['split']})")
+        return (
+            f"FaceForensics++ ({protocol['pairs']} pairs, {protocol['frames_per_video']} frames per video, "
+            f"{protocol['compression']}, {protocol['split']})"
+        )
     return f"the run's validation pairs ({protocol.get('pairs', '?')} pairs)"
 
 
@@ -99,11 +112,21 @@ def protocol_sentence(records: list[dict]) -> str:
     identity = [r["backends"].get("identity", "?") for r in scored]
     pose = [r["backends"].get("pose", "?") for r in scored]
     fid = [r["backends"].get("fid") or "not computed (no Inception weights)" for r in scored]
-    paper = (all(r["run"].get("protocol", {}).get("name") == "ffpp" for r in scored)
-             and all(i.startswith("CosFace") for i in identity) and all(p.startswith("Hopenet") for p in pose)
-             and all(r["fid"] is not None for r in scored))
-    return (f"Scored on {listed(protocols)}. Identity retrieval: {listed(identity)}. Pose: {listed(pose)}. "
-            f"FID: {listed(fid)}. " + ("This is the paper's protocol." if paper else "This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID)."))
+    paper = (
+        all(r["run"].get("protocol", {}).get("name") == "ffpp" for r in scored)
+        and all(i.startswith("CosFace") for i in identity)
+        and all(p.startswith("Hopenet") for p in pose)
+        and all(r["fid"] is not None for r in scored)
+    )
+    return (
+        f"Scored on {listed(protocols)}. Identity retrieval: {listed(identity)}. Pose: {listed(pose)}. "
+        f"FID: {listed(fid)}. "
+        + (
+            "This is the paper's protocol."
+            if paper
+            else "This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID)."
+        )
+    )
 
 
 def markdown(records: list[dict]) -> str:
@@ -113,7 +136,8 @@ def markdown(records: list[dict]) -> str:
         "# Table 2 reproduction",
         "",
         f"Made by `make reproduce-table2` (profile `{setting.get('profile', '?')}`, data `{setting.get('data', '?')}`, "
-        f"teacher `{setting.get('teacher', '?')}`, identity `{setting.get('identity', '?')}`, quality `{setting.get('quality', '?')}`, "
+        f"teacher `{setting.get('teacher', '?')}`, identity `{setting.get('identity', '?')}`, "
+        f"quality `{setting.get('quality', '?')}`, "
         f"{setting.get('steps', '?')} generator steps). {protocol_sentence(records)} "
         "Ours: mean ± standard deviation over the seeds scored.",
         "",
@@ -123,7 +147,8 @@ def markdown(records: list[dict]) -> str:
     for r in records:
         mark = " (row inferred)" if r["mapping"] == "inferred" else ""
         lines.append(
-            f"| {r['row']}{mark} | `{r['ablation']}` | {_mean_std(r, 'id')} / {r['paper_id']:.2f} | {_mean_std(r, 'pose')} / {r['paper_pose']:.2f} "
+            f"| {r['row']}{mark} | `{r['ablation']}` | {_mean_std(r, 'id')} / {r['paper_id']:.2f} "
+            f"| {_mean_std(r, 'pose')} / {r['paper_pose']:.2f} "
             f"| {_mean_std(r, 'fid')} / {r['paper_fid']:.2f} | {r['seeds']} | {r['status']} |"
         )
     return "\n".join(lines) + "\n"
@@ -131,8 +156,22 @@ def markdown(records: list[dict]) -> str:
 
 def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
-    columns = ["row", "ablation", "mapping", "status", "seeds", "id", "id_std", "paper_id", "pose", "pose_std", "paper_pose", "fid", "fid_std",
-               "paper_fid"]
+    columns = [
+        "row",
+        "ablation",
+        "mapping",
+        "status",
+        "seeds",
+        "id",
+        "id_std",
+        "paper_id",
+        "pose",
+        "pose_std",
+        "paper_pose",
+        "fid",
+        "fid_std",
+        "paper_fid",
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
@@ -140,3 +179,12 @@ def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     md = write_text_atomic(out_dir / "table2.md", markdown(records))
     table = write_text_atomic(out_dir / "table2.csv", buffer.getvalue())
     return md, table
+
+
+def aggregate(results_dir: str | Path, out_dir: str | Path) -> tuple[str, Path, Path]:
+    """``mfs table2``: the sweep's table as markdown, written with its CSV into ``out_dir``."""
+    if not Path(results_dir).is_dir():
+        raise ValueError(f"no sweep results in {results_dir} (run make reproduce-table2)")
+    records = collect(results_dir)
+    md, table = write_tables(records, out_dir)
+    return markdown(records), md, table

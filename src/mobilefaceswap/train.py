@@ -21,12 +21,19 @@ from omegaconf import DictConfig, OmegaConf
 from mobilefaceswap.callbacks.run_id import stored_run_id
 from mobilefaceswap.config import CONFIG_DIR, ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.helpers import build_identity, build_parser, build_perceptual, build_quality, build_teacher, network_config
+from mobilefaceswap.files import write_json_atomic
+from mobilefaceswap.models.frozen import (
+    build_face_parser,
+    build_identity,
+    build_perceptual,
+    build_quality,
+    build_teacher,
+    network_config,
+)
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.utils import write_json_atomic
-from mobilefaceswap.modules import StudentGAN
-from mobilefaceswap.modules.student_gan import LossConfig, NonFiniteLossError, OptimConfig
+from mobilefaceswap.training import StudentGAN
+from mobilefaceswap.training.student_gan import LossConfig, NonFiniteLossError, OptimConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,7 @@ def build_module(cfg: DictConfig) -> StudentGAN:
         teacher=build_teacher(cfg.teacher, shared_identity=identity),
         identity=identity,
         perceptual=build_perceptual(cfg.perceptual),
-        parser=build_parser(cfg.parser),
+        face_parser=build_face_parser(cfg.face_parser),
         quality=build_quality(cfg.quality),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         optim=OmegaConf.to_container(cfg.model.optim, resolve=True),
@@ -79,7 +86,9 @@ def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> 
         try:
             torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise CheckpointError(f"ckpt_path: cannot resume from {path}: not a readable checkpoint ({type(err).__name__})") from None
+            raise CheckpointError(
+                f"ckpt_path: cannot resume from {path}: not a readable checkpoint ({type(err).__name__})"
+            ) from None
         log.info("resuming from %s", path)
     return path
 
@@ -93,11 +102,13 @@ def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
     elif net is not None and str(net.get("_target_", "")).endswith("IRSEResNet"):
         identity = {"identity_arch": {k: v for k, v in OmegaConf.to_container(net, resolve=True).items() if k != "_target_"}}
     else:
-        log.info("no swapper.pt: the identity network is neither an IRSEResNet nor an ONNX file (use the checkpoint with your own)")
+        log.info(
+            "no swapper.pt: the identity network is neither an IRSEResNet nor an ONNX file (use the checkpoint with your own)"
+        )
         return
     alignment = cfg.teacher.alignment
     origin = f"trained in {path.parent}"
-    save_swapper(path, module.student, module.helpers["identity"], alignment.size, alignment.template, origin, **identity)
+    save_swapper(path, module.student, module.identity_encoder, alignment.size, alignment.template, origin, **identity)
     log.info("swapper for mfs swap / mfs export: %s", path)
 
 
@@ -137,7 +148,14 @@ def run_member_as_single_run(cfg: DictConfig) -> None:
     would be the whole sweep again, so the member's own overrides are run in its own directory.
     """
     hydra_cfg = HydraConfig.get()
-    command = [sys.executable, "-m", "mobilefaceswap.train", *hydra_cfg.overrides.task, f"hydra.run.dir={cfg.paths.run_dir}", "hydra.output_subdir=null"]
+    command = [
+        sys.executable,
+        "-m",
+        "mobilefaceswap.train",
+        *hydra_cfg.overrides.task,
+        f"hydra.run.dir={cfg.paths.run_dir}",
+        "hydra.output_subdir=null",
+    ]
     log.info("DDP member run as its own process group: %s", " ".join(command))
     returncode = subprocess.run(command, check=False).returncode
     if returncode != 0:
@@ -181,8 +199,8 @@ def train(cfg: DictConfig) -> L.Trainer:
 
 def build_evaluator(cfg: DictConfig):
     """The scorer of eval.json (conf/eval); for FaceForensics++ its pairs are read now too."""
-    from mobilefaceswap.data.faceforensics import read_pairs
-    from mobilefaceswap.evaluate import SwapEvaluator
+    from mobilefaceswap.evaluation.evaluator import SwapEvaluator
+    from mobilefaceswap.evaluation.faceforensics import read_pairs
 
     if cfg.protocol not in ("validation", "ffpp"):
         raise DataError(f"eval.protocol={cfg.protocol!r}: use validation or ffpp")
@@ -193,24 +211,31 @@ def build_evaluator(cfg: DictConfig):
 
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> dict:
     """eval.json: the student and its teacher, scored with the protocol of ``eval``, and what the run used."""
-    from mobilefaceswap.evaluate import FFppProtocol, evaluate_student, evaluate_student_ffpp
+    from mobilefaceswap.evaluation.faceforensics import FFppProtocol
+    from mobilefaceswap.evaluation.student import evaluate_student, evaluate_student_ffpp
 
     if cfg.eval.protocol == "ffpp":
         e = cfg.eval
         protocol = FFppProtocol(Path(e.root), e.frames, e.compression, e.split, e.limit)
         alignment = cfg.teacher.alignment
-        results = evaluate_student_ffpp(module, evaluator, protocol, Path(cfg.paths.run_dir) / "ffpp", alignment.size, alignment.template)
+        results = evaluate_student_ffpp(
+            module, evaluator, protocol, Path(cfg.paths.run_dir) / "ffpp", alignment.size, alignment.template
+        )
     else:
         results = evaluate_student(module, datamodule.val_set, evaluator)
     choices = HydraConfig.get().runtime.choices
-    results["run"].update({group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality", "eval")})
+    results["run"].update(
+        {group: choices.get(group) for group in ("profile", "ablation", "data", "teacher", "identity", "quality", "eval")}
+    )
     return results
 
 
 def same_run_as(cfg: DictConfig, ablation: str | None) -> dict | None:
     """A Table 2 member whose training would be another member's, switch for switch."""
     if ablation == "no_quality_reweight" and cfg.quality.net is None:
-        reason = "no_quality_reweight is the full run: no quality regressor is configured (quality=none), so alpha has no Q either way"
+        reason = (
+            "no_quality_reweight is the full run: no quality regressor is configured (quality=none), so alpha has no Q either way"
+        )
         return {"same_as": "full", "reason": reason}
     return None
 
@@ -242,7 +267,7 @@ def run(cfg: DictConfig) -> None:
     try:
         train(cfg)
         (run_dir / "failed.json").unlink(missing_ok=True)
-    except Exception as err:  # noqa: BLE001 - any failure of one member
+    except Exception as err:
         log.error("sweep member failed: %s", err)
         write_json_atomic(run_dir / "failed.json", {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
 
@@ -253,7 +278,13 @@ CHECKED_GROUPS = {"hydra/launcher": "launcher", "trainer": "trainer"}
 def check_options(argv: list[str]) -> None:
     """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``) is one line, before
     Hydra lists its search path."""
-    wanted = [(group, name) for arg in argv for group in CHECKED_GROUPS if arg.startswith(f"{group}=") for name in arg.split("=", 1)[1].split(",")]
+    wanted = [
+        (group, name)
+        for arg in argv
+        for group in CHECKED_GROUPS
+        if arg.startswith(f"{group}=")
+        for name in arg.split("=", 1)[1].split(",")
+    ]
     if not wanted:
         return
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.config import CONFIG_DIR
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic, write_json_atomic
+from mobilefaceswap.files import write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,20 @@ def train_quality(cfg: DictConfig) -> dict:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(module, datamodule=datamodule)
     scores = {k.split("/")[1]: float(v) for k, v in trainer.validate(module, datamodule=datamodule, verbose=False)[0].items()}
-    result = {**scores, "train_images": len(datamodule.train_set), "val_images": len(datamodule.val_set), "steps": trainer.global_step}
+    result = {
+        **scores,
+        "train_images": len(datamodule.train_set),
+        "val_images": len(datamodule.val_set),
+        "steps": trainer.global_step,
+    }
     write_atomic(run_dir / "quality.pt", lambda tmp: torch.save(module.regressor.state_dict(), tmp))
     write_json_atomic(run_dir / "quality_eval.json", result)
-    log.info("held-out checkpoints: MAE %.4f, Spearman %.3f; Q for quality.pretrained: %s", scores["mae"], scores["spearman"], run_dir / "quality.pt")
+    log.info(
+        "held-out checkpoints: MAE %.4f, Spearman %.3f; Q for quality.pretrained: %s",
+        scores["mae"],
+        scores["spearman"],
+        run_dir / "quality.pt",
+    )
     return result
 
 

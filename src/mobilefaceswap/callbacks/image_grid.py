@@ -7,7 +7,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from torchvision.utils import make_grid, save_image
 
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 
 class ImageGridLogger(L.Callback):

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 
 from mobilefaceswap.data.pairs import to_tensor
+from mobilefaceswap.files import write_json_atomic
 from mobilefaceswap.learning.activation_scale import activation_scales
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.learning.plot import plot_curves
-from mobilefaceswap.utils import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +47,20 @@ class LearningCurveLogger(CurveHistory):
     def heldout_faces(self, trainer: L.Trainer) -> torch.Tensor:
         faces = trainer.datamodule.val_set.faces
         _, first = np.unique(np.asarray(faces.identities), return_index=True)
-        return torch.stack([to_tensor(faces.faces[int(i)]) for i in sorted(first)[: self.max_faces]])
+        return torch.stack([to_tensor(faces.images[int(i)]) for i in sorted(first)[: self.max_faces]])
 
     @torch.no_grad()
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or (self.history and self.history[-1]["step"] == trainer.global_step):
             return
-        if not pl_module.loss_cfg.distillation:
+        if pl_module.teacher is None:
             return  # no teacher to be measured against
         faces = self.heldout_faces(trainer).to(pl_module.device)
         was_training = pl_module.training
         pl_module.eval()
-        student, helpers = pl_module.student, pl_module.helpers
-        features = helpers["identity"](faces)
-        gap = distillation_gap(student, helpers["teacher"], faces, features)
+        student = pl_module.student
+        features = pl_module.identity(faces)
+        gap = distillation_gap(student, pl_module.teacher, faces, features)
         scales = activation_scales(student, faces[1:2], features.z[:1], features.map[:1])  # source 0 on target 1
         pl_module.train(was_training)
         self.history.append({"step": trainer.global_step, **gap, "activation_scale": scales})
@@ -71,7 +71,7 @@ class LearningCurveLogger(CurveHistory):
 
     def write(self, run_dir: Path) -> None:
         steps = [h["step"] for h in self.history]
-        series = lambda key: [h[key] for h in self.history]  # noqa: E731
+        series = lambda key: [h[key] for h in self.history]
         stages = list(self.history[0]["activation_scale"])
         write_json_atomic(run_dir / "learning_curve.json", {"history": self.history})
         plot_curves(

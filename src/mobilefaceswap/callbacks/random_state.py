@@ -25,7 +25,9 @@ def set_random_states(states: dict[str, Any]) -> None:
     version, python_state, gauss = states["python"]
     random.setstate((version, tuple(python_state), gauss))
     numpy_state = states["numpy"]
-    np.random.set_state({**numpy_state, "state": {"key": np.array(numpy_state["state"]["key"], np.uint32), "pos": numpy_state["state"]["pos"]}})
+    np.random.set_state(
+        {**numpy_state, "state": {"key": np.array(numpy_state["state"]["key"], np.uint32), "pos": numpy_state["state"]["pos"]}}
+    )
     torch.set_rng_state(states["torch"])
     if states["torch.cuda"]:
         torch.cuda.set_rng_state_all(states["torch.cuda"])

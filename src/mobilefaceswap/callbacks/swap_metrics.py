@@ -12,7 +12,7 @@ SCALARS = ("id_retrieval", "id_similarity", "pose_error", "expression_error", "f
 
 class SwapMetricsLogger(L.Callback):
     """Every ``every_n_steps``, at the last step and at the end of training, score the student on
-    the first ``max_pairs`` validation pairs with ``mobilefaceswap.evaluate.SwapEvaluator``.
+    the first ``max_pairs`` validation pairs with ``mobilefaceswap.evaluation.evaluator.SwapEvaluator``.
 
     Logs ``swap/<metric>`` for the student, ``swap/scored`` (the fraction of pairs whose output
     had a detectable face), and once ``teacher/<metric>`` for the fixed teacher it is compared to.
@@ -21,7 +21,14 @@ class SwapMetricsLogger(L.Callback):
     where a ``ModelCheckpoint`` can monitor them (``callbacks.best_checkpoint``).
     """
 
-    def __init__(self, every_n_steps: int = 5000, max_pairs: int = 64, inception: str | None = None, hopenet: str | None = None, cosface: str | None = None):
+    def __init__(
+        self,
+        every_n_steps: int = 5000,
+        max_pairs: int = 64,
+        inception: str | None = None,
+        hopenet: str | None = None,
+        cosface: str | None = None,
+    ):
         self.every_n_steps = every_n_steps
         self.max_pairs = max_pairs
         self.weights = dict(inception_weights=inception, hopenet_weights=hopenet, cosface_weights=cosface)
@@ -31,13 +38,13 @@ class SwapMetricsLogger(L.Callback):
 
     def evaluator(self):
         if self._evaluator is None:
-            from mobilefaceswap.evaluate import SwapEvaluator
+            from mobilefaceswap.evaluation.evaluator import SwapEvaluator
 
             self._evaluator = SwapEvaluator(**self.weights)
         return self._evaluator
 
     def score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        from mobilefaceswap.evaluate import evaluate_student
+        from mobilefaceswap.evaluation.student import evaluate_student
 
         pairs = trainer.datamodule.val_set
         results = evaluate_student(pl_module, pairs, self.evaluator(), teacher=not self._teacher_logged, limit=self.max_pairs)
@@ -62,7 +69,9 @@ class SwapMetricsLogger(L.Callback):
         if through_lightning:
             # Every rank monitors the same numbers, so that checkpoint decisions agree.
             metrics = trainer.strategy.broadcast(metrics, src=0)
-            pl_module.log_dict({k: v for k, v in metrics.items() if not k.startswith("teacher/")}, logger=False, on_step=True, on_epoch=False)
+            pl_module.log_dict(
+                {k: v for k, v in metrics.items() if not k.startswith("teacher/")}, logger=False, on_step=True, on_epoch=False
+            )
         return metrics
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

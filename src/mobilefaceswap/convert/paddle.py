@@ -16,9 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD, IdentityEncoder, IRSEResNet
+from mobilefaceswap.files import refuse_overwrite, write_atomic
+from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
+from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import MobileFaceSwap
+from mobilefaceswap.models.swapper import save_swapper
 
 RELEASED_IDENTITY_ARCH = {"layers": [3, 4, 23, 3], "channels": [64, 128, 256, 512], "use_se": True}
 
@@ -97,7 +100,9 @@ def _rename(key: str, prefixes: tuple[tuple[str, str], ...]) -> str:
     return key
 
 
-def paddle_to_torch(arrays: dict[str, np.ndarray], module: nn.Module, prefixes: tuple = (), what: str = "") -> dict[str, torch.Tensor]:
+def paddle_to_torch(
+    arrays: dict[str, np.ndarray], module: nn.Module, prefixes: tuple = (), what: str = ""
+) -> dict[str, torch.Tensor]:
     """Rename, transpose Linear weights, and check every key and shape against ``module``."""
     own = module.state_dict()
     linear_weights = _weights_of(module, nn.Linear)
@@ -134,6 +139,20 @@ def torch_to_paddle(state: dict[str, torch.Tensor], module: nn.Module, prefixes:
         array = tensor.detach().cpu().numpy()
         arrays[key] = np.ascontiguousarray(array.T) if name in linear_weights else array
     return arrays
+
+
+def convert_to_files(swap_path: str | Path, arcface_path: str | Path, out: str | Path) -> tuple[Path, Path]:
+    """``mfs convert-paddle``: the swapper file (student + identity network + preprocessing) and the
+    identity network's state dict (for ``identity.pretrained``) in ``out``, never over an input."""
+    out = Path(out)
+    swapper_path, identity_path = out / "mobilefaceswap_224.pt", out / "arcface_irse_3_4_23_3.pth"
+    for path in (swapper_path, identity_path):
+        refuse_overwrite(path, {"--swap": Path(swap_path), "--arcface": Path(arcface_path)}, "--out")
+    student, identity = convert_released(swap_path, arcface_path)
+    origin = f"converted from {Path(swap_path).name} and {Path(arcface_path).name}"
+    save_swapper(swapper_path, student, identity, crop_size=224, origin=origin, identity_arch=RELEASED_IDENTITY_ARCH)
+    write_atomic(identity_path, lambda tmp: torch.save(identity.backbone.state_dict(), tmp))
+    return swapper_path, identity_path
 
 
 def convert_released(swap_path: str | Path, arcface_path: str | Path) -> tuple[MobileFaceSwap, IdentityEncoder]:

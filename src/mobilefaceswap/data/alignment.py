@@ -10,7 +10,6 @@ import numpy as np
 from insightface.utils.face_align import arcface_dst
 from skimage.transform import SimilarityTransform
 
-
 # Five points, image-left first, as fractions of the crop side.
 TEMPLATES = {
     "arcface": arcface_dst / 112.0,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -57,8 +59,10 @@ class FacePairDataModule(L.LightningDataModule):
             return faces, faces
         return faces.split_by_identity(self.hparams.val_identities, self.hparams.seed)
 
-    def train_faces(self) -> FaceSet:
-        return self.split(self.load_faces())[0]
+    def fixed_train_pairs(self, count: int, seed_offset: int = 0) -> FacePairDataset:
+        """The first ``count`` unaugmented training pairs (``seed_offset``: other pairs of the same faces)."""
+        h = self.hparams
+        return FacePairDataset(self.split(self.load_faces())[0], count, h.same_identity_ratio, h.seed + seed_offset)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -89,6 +93,13 @@ class FacePairDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.val_set, shuffle=False)
+
+
+def fixed_training_pairs(data_cfg: DictConfig, count: int, seed_offset: int = 0) -> FacePairDataset:
+    """The first ``count`` unaugmented training pairs of the configured data (no teacher cache)."""
+    datamodule = instantiate(data_cfg, teacher_cache=None)
+    datamodule.prepare_data()
+    return datamodule.fixed_train_pairs(count, seed_offset)
 
 
 class EmbeddedFacesDataModule(FacePairDataModule):
@@ -123,11 +134,18 @@ class VGGFace2DataModule(FacePairDataModule):
             names = [row["identity"] for row in csv.DictReader(f)]
         faces = ShardedArray(sorted((self.cache / "shards").glob("faces_*.npy")))
         if len(faces) != len(names):
-            raise DataError(f"data.cache: {self.cache} is incomplete ({len(faces)} faces, {len(names)} index rows); rerun mfs prepare-data")
+            raise DataError(
+                f"data.cache: {self.cache} is incomplete ({len(faces)} faces, {len(names)} index rows); rerun mfs prepare-data"
+            )
         size = faces[0].shape[0]
         if size != self.hparams.size:
             raise DataError(f"data.cache: {self.cache} holds {size} px faces; this teacher needs {self.hparams.size} px")
         mask_files = sorted((self.cache / "shards").glob("masks_*.npy"))
         masks = ShardedArray(mask_files) if mask_files and len(mask_files) == len(faces.paths) else None
-        log.info("VGGFace2 cache %s: %d faces; masks %s", self.cache, len(names), "cached" if masks else "from the parser on the fly")
+        log.info(
+            "VGGFace2 cache %s: %d faces; masks %s",
+            self.cache,
+            len(names),
+            "cached" if masks else "from the face parser on the fly",
+        )
         return FaceSet(faces, np.unique(names, return_inverse=True)[1], masks)

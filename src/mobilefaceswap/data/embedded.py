@@ -15,7 +15,7 @@ from tqdm import tqdm
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -77,7 +77,7 @@ class FacePairDataset(Dataset):
                 return source, target
 
     def _load(self, face: int, pair: int, role: int, with_mask: bool = False) -> dict[str, np.ndarray]:
-        item = {"image": self.faces.faces[face]}
+        item = {"image": self.faces.images[face]}
         if with_mask:
             item["mask"] = self.faces.masks[face]
         return augment_reproducibly(self.transform, item, self.seed, pair, role) if self.transform is not None else item

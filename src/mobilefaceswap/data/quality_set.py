@@ -14,14 +14,18 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from mobilefaceswap.data.datamodule import fixed_training_pairs
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.data.store import Rows, ShardedArray
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.data.teacher_cache import teacher_outputs
+from mobilefaceswap.files import write_atomic
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 
 WEIGHT_SUFFIXES = {".pth", ".pt", ".tar", ".ckpt"}
 
@@ -72,6 +76,24 @@ def build_quality_set(checkpoints: list[tuple[int, Path]], generate: Callable[[P
     return write_atomic(out / "labels.csv", write)
 
 
+def build_teacher_quality_set(cfg: DictConfig, checkpoints: list[str], out: str | Path, count: int = 1000,
+                              total_iterations: int | None = None, batch_size: int = 16, device: str = "cpu",
+                              progress: bool = True) -> Path:
+    """``mfs build-quality-set``: the configured teacher, with the weights of each checkpoint (files
+    or folders of them), swapping ``count`` fixed training pairs of the configured data."""
+    found = find_checkpoints(checkpoints)
+    pairs = fixed_training_pairs(cfg.data, count, seed_offset=2)  # not the pairs the student trains on first
+    indices = np.array([pairs.pair_indices(i) for i in range(count)], np.int64)
+    identity = build_identity(cfg.identity).to(device)
+
+    def generate(path: Path) -> np.ndarray:
+        teacher_cfg = OmegaConf.merge(cfg.teacher, {"pretrained": str(path)})
+        teacher = build_teacher(teacher_cfg, weights_flag="--checkpoints").to(device)
+        return teacher_outputs(teacher, identity, pairs.faces, indices, batch_size)
+
+    return build_quality_set(found, generate, out, total_iterations, progress=progress)
+
+
 class QualitySet(Dataset):
     """(image (3, s, s) in [0, 1], fraction of teacher training) for the rows of some checkpoints."""
 
@@ -85,7 +107,9 @@ class QualitySet(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = to_tensor(self.images[index])
         if self.input_size and image.shape[-1] != self.input_size:
-            image = F.interpolate(image[None], size=(self.input_size,) * 2, mode="bilinear", antialias=True, align_corners=False)[0]
+            image = F.interpolate(image[None], size=(self.input_size,) * 2, mode="bilinear", antialias=True, align_corners=False)[
+                0
+            ]
         if self.flip and torch.rand(()) < 0.5:
             image = image.flip(-1)
         return image, torch.tensor(self.labels[index])
@@ -95,7 +119,9 @@ class QualityDataModule(L.LightningDataModule):
     """A ``mfs build-quality-set`` folder; ``val_checkpoints`` whole checkpoints, evenly spread
     over the teacher's training, are held out (MAE and Spearman are measured on them)."""
 
-    def __init__(self, root: str, val_checkpoints: int = 3, input_size: int | None = None, batch_size: int = 32, num_workers: int = 0):
+    def __init__(
+        self, root: str, val_checkpoints: int = 3, input_size: int | None = None, batch_size: int = 32, num_workers: int = 0
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.train_set: QualitySet | None = None
@@ -111,7 +137,9 @@ class QualityDataModule(L.LightningDataModule):
         with open(labels_path, newline="") as f:
             records = list(csv.DictReader(f))
         if not 1 <= h.val_checkpoints <= len(records) - 2:
-            raise DataError(f"data.val_checkpoints={h.val_checkpoints}: use 1 to {len(records) - 2} with {len(records)} checkpoints")
+            raise DataError(
+                f"data.val_checkpoints={h.val_checkpoints}: use 1 to {len(records) - 2} with {len(records)} checkpoints"
+            )
         images = ShardedArray([labels_path.parent / r["file"] for r in records])
         per_checkpoint = np.diff(images.starts)
         fractions = np.repeat([float(r["fraction"]) for r in records], per_checkpoint)
@@ -123,7 +151,9 @@ class QualityDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         h = self.hparams
-        return DataLoader(self.train_set, batch_size=h.batch_size, shuffle=True, num_workers=h.num_workers, persistent_workers=h.num_workers > 0)
+        return DataLoader(
+            self.train_set, batch_size=h.batch_size, shuffle=True, num_workers=h.num_workers, persistent_workers=h.num_workers > 0
+        )
 
     def val_dataloader(self) -> DataLoader:
         h = self.hparams

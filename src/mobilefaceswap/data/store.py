@@ -44,9 +44,9 @@ class Rows:
 
 @dataclass
 class FaceSet:
-    """faces[i]: (S, S, 3) uint8 RGB; identities[i]: an integer label; masks[i]: (S, S) uint8 M_t."""
+    """images[i]: (S, S, 3) uint8 RGB aligned face; identities[i]: an integer label; masks[i]: (S, S) uint8 M_t."""
 
-    faces: object
+    images: object
     identities: np.ndarray
     masks: object | None = None
 
@@ -55,7 +55,7 @@ class FaceSet:
 
     def subset(self, rows: np.ndarray) -> "FaceSet":
         masks = None if self.masks is None else Rows(self.masks, rows)
-        return FaceSet(Rows(self.faces, rows), self.identities[rows], masks)
+        return FaceSet(Rows(self.images, rows), self.identities[rows], masks)
 
     def split_by_identity(self, val_identities: int, seed: int) -> tuple["FaceSet", "FaceSet"]:
         """Train and validation sets with no identity in common, chosen reproducibly from ``seed``."""

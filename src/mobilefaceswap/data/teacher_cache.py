@@ -12,13 +12,15 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, augment_reproducibly, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
-from mobilefaceswap.utils import write_atomic, write_json_atomic
+from mobilefaceswap.files import write_atomic, write_json_atomic
+from mobilefaceswap.models.frozen import build_identity, build_teacher
 
 
 def fingerprint(faces: FaceSet, size: int) -> str:
@@ -35,8 +37,8 @@ def teacher_outputs(teacher, identity, faces: FaceSet, indices: np.ndarray, batc
     outputs = []
     for start in range(0, len(indices), batch_size):
         chunk = indices[start : start + batch_size]
-        source = torch.stack([to_tensor(faces.faces[s]) for s in chunk[:, 0]]).to(device)
-        target = torch.stack([to_tensor(faces.faces[t]) for t in chunk[:, 1]]).to(device)
+        source = torch.stack([to_tensor(faces.images[s]) for s in chunk[:, 0]]).to(device)
+        target = torch.stack([to_tensor(faces.images[t]) for t in chunk[:, 1]]).to(device)
         image = teacher(source, target, identity(source))
         outputs.append((image.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(outputs)
@@ -46,7 +48,7 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
                         shard_size: int = 1000, batch_size: int = 16, progress: bool = True) -> Path:
     """Teacher outputs of pairs 0..count-1 of ``pairs`` (unaugmented); shards already written are kept."""
     out = Path(out)
-    size = pairs.faces.faces[0].shape[0]
+    size = pairs.faces.images[0].shape[0]
     meta = {"pairs": count, "shard_size": shard_size, "faces": fingerprint(pairs.faces, size), **info}
     meta_path = out / "cache.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
@@ -63,6 +65,23 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
     return out
 
 
+def cache_teacher(cfg: DictConfig, out: str | Path, count: int, shard_size: int = 1000, batch_size: int = 16,
+                  device: str = "cpu", progress: bool = True) -> Path:
+    """``mfs cache-teacher``: the configured teacher's outputs for the first ``count`` training pairs
+    of the configured data, as a run of that config would compute them."""
+    from mobilefaceswap.data.datamodule import fixed_training_pairs  # which imports this module
+
+    pairs = fixed_training_pairs(cfg.data, count)
+    identity = build_identity(cfg.identity)
+    teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(device), identity.to(device)
+    info = {
+        "teacher": cfg.teacher.net._target_,
+        "teacher_weights": cfg.teacher.pretrained,
+        "identity_weights": cfg.identity.pretrained,
+    }
+    return build_teacher_cache(pairs, teacher, identity, out, count, info, shard_size, batch_size, progress=progress)
+
+
 class CachedPairDataset(Dataset):
     """The cached pairs with the teacher's output as ``reference``; the target, its mask and the
     reference are flipped together, so the reference stays the teacher's answer for the target."""
@@ -76,7 +95,9 @@ class CachedPairDataset(Dataset):
         outputs = sorted(cache.glob("teacher_*.npy"))
         expected = -(-meta["pairs"] // meta["shard_size"])
         if len(outputs) != expected:
-            raise DataError(f"data.teacher_cache: {cache} is unfinished ({len(outputs)} of {expected} shards); rerun mfs cache-teacher")
+            raise DataError(
+                f"data.teacher_cache: {cache} is unfinished ({len(outputs)} of {expected} shards); rerun mfs cache-teacher"
+            )
         if meta["faces"] != fingerprint(faces, size):
             raise DataError(f"data.teacher_cache: {cache} was made for other training faces; make it again for this data")
         self.faces = faces
@@ -90,13 +111,13 @@ class CachedPairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         source, target = (int(i) for i in self.pairs[index])
-        item = {"image": self.faces.faces[target], "reference": self.references[index]}
+        item = {"image": self.faces.images[target], "reference": self.references[index]}
         if self.faces.masks is not None:
             item["mask"] = self.faces.masks[target]
         if self.flip is not None:
             item = augment_reproducibly(self.flip, item, self.seed, index)
         out = {
-            "source": to_tensor(self.faces.faces[source]),
+            "source": to_tensor(self.faces.images[source]),
             "target": to_tensor(item["image"]),
             "reference": to_tensor(item["reference"]),
             "same_identity": torch.tensor(self.faces.identities[source] == self.faces.identities[target]),

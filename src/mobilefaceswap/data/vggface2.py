@@ -7,19 +7,18 @@ most ``min_eye_distance`` pixels apart are dropped (the paper keeps those above 
 
 Output (``out``)::
 
-    shards/faces_00000.npy   (K, S, S, 3) uint8 aligned faces of input chunk 0
-    shards/shard_00000.json  its index rows and dropped images (written last: the chunk is done)
+    shards/faces_00000.npy   (K, S, S, 3) uint8 aligned faces of input shard 0
+    shards/shard_00000.json  its index rows and dropped images (written last: the shard is done)
     shards/masks_00000.npy   (K, S, S) uint8 face-parsing masks M_t, with --masks
     index.csv                shard,row,identity,path,eye_distance,x0,y0,...,x4,y4
     dropped.csv, report.json
 
-The sorted image list is cut into fixed chunks, so a killed run continues with the chunks
+The sorted image list is cut into fixed shards, so a killed run continues with the shards
 that have no ``shard_*.json`` and ends with exactly the files of an uninterrupted run.
 """
 
 import csv
 import json
-import logging
 import multiprocessing
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -27,15 +26,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic, write_json_atomic, write_text_atomic
+from mobilefaceswap.files import IMAGE_SUFFIXES, write_atomic, write_json_atomic, write_text_atomic
 
-log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 INDEX_COLUMNS = ["shard", "row", "identity", "path", "eye_distance"] + [f"{a}{i}" for i in range(5) for a in "xy"]
 
 
@@ -44,7 +41,7 @@ class PrepareConfig:
     size: int = 224
     template: str = "arcface"
     min_eye_distance: float = 70.0
-    shard_size: int = 1000  # input images per chunk
+    shard_size: int = 1000  # input images per shard
     landmarks: str = "dlib"  # csv | dlib | insightface
     insightface_root: str | None = None  # folder holding models/<pack>/*.onnx
 
@@ -108,12 +105,14 @@ def insightface_detector(root: str | None, pack: str = "buffalo_l"):
         raise DataError(f"--insightface-root: no insightface model pack at {models} (expected {pack}'s .onnx files)")
     from insightface.app import FaceAnalysis
 
-    app = FaceAnalysis(name=pack, root=str(Path(root).expanduser()), allowed_modules=["detection"], providers=["CPUExecutionProvider"])
+    app = FaceAnalysis(
+        name=pack, root=str(Path(root).expanduser()), allowed_modules=["detection"], providers=["CPUExecutionProvider"]
+    )
     app.prepare(ctx_id=-1, det_size=(640, 640))
     return app
 
 
-# -- one chunk, in a worker process ----------------------------------------------------------
+# -- one shard, in a worker process ----------------------------------------------------------
 _worker: dict = {}
 
 
@@ -122,9 +121,9 @@ def _init_worker(root: str, config: PrepareConfig) -> None:
     _worker.update(root=Path(root), config=config, landmarks=Landmarks(config))
 
 
-def process_chunk(task: tuple[int, list[str], np.ndarray | None]) -> tuple[int, np.ndarray, list[list], list[list[str]]]:
-    """-> (chunk, aligned faces, index rows, [path, reason] of dropped images)."""
-    chunk, names, given = task
+def process_shard(task: tuple[int, list[str], np.ndarray | None]) -> tuple[int, np.ndarray, list[list], list[list[str]]]:
+    """-> (shard, aligned faces, index rows, [path, reason] of dropped images)."""
+    shard, names, given = task
     root, config, landmarks = _worker["root"], _worker["config"], _worker["landmarks"]
     faces, rows, dropped = [], [], []
     for i, name in enumerate(names):
@@ -143,14 +142,14 @@ def process_chunk(task: tuple[int, list[str], np.ndarray | None]) -> tuple[int, 
             dropped.append([name, "eyes too close"])
             continue
         faces.append(align_face(image, points, config.size, config.template)[0])
-        rows.append([chunk, len(rows), name.split("/")[0], name, round(eye_distance, 2), *np.round(points, 2).ravel().tolist()])
+        rows.append([shard, len(rows), name.split("/")[0], name, round(eye_distance, 2), *np.round(points, 2).ravel().tolist()])
     empty = np.zeros((0, config.size, config.size, 3), np.uint8)
-    return chunk, np.stack(faces) if faces else empty, rows, dropped
+    return shard, np.stack(faces) if faces else empty, rows, dropped
 
 
 # -- the whole run ----------------------------------------------------------------------------
-def shard_path(out: Path, kind: str, chunk: int, suffix: str = "npy") -> Path:
-    return out / "shards" / f"{kind}_{chunk:05d}.{suffix}"
+def shard_path(out: Path, kind: str, shard: int, suffix: str = "npy") -> Path:
+    return out / "shards" / f"{kind}_{shard:05d}.{suffix}"
 
 
 def prepare_vggface2(
@@ -160,8 +159,11 @@ def prepare_vggface2(
     landmark_csv: str | Path | None = None,
     workers: int = 1,
     progress: bool = True,
+    face_parser: DictConfig | None = None,
+    device: str = "cpu",
 ) -> dict:
-    """Filter, align and shard; continues a killed run. Returns the report."""
+    """Filter, align and shard; continues a killed run. Returns the report. With ``face_parser``
+    (its config group) the masks M_t too, computed on ``device``."""
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"--out {out} is inside the dataset folder {root}; choose another")
@@ -179,40 +181,46 @@ def prepare_vggface2(
         insightface_detector(config.insightface_root)  # one clear error before any worker starts
     write_json_atomic(settings_path, settings)
 
-    chunks = [names[i : i + config.shard_size] for i in range(0, len(names), config.shard_size)]
-    pending = [c for c in range(len(chunks)) if not shard_path(out, "shard", c, "json").is_file()]
+    shards = [names[i : i + config.shard_size] for i in range(0, len(names), config.shard_size)]
+    pending = [c for c in range(len(shards)) if not shard_path(out, "shard", c, "json").is_file()]
 
-    def task(chunk: int) -> tuple[int, list[str], np.ndarray | None]:
+    def task(shard: int) -> tuple[int, list[str], np.ndarray | None]:
         if csv_points is None:
-            return chunk, chunks[chunk], None
+            return shard, shards[shard], None
         missing = np.full((5, 2), np.nan, np.float32)
-        return chunk, chunks[chunk], np.stack([csv_points.get(n.rsplit(".", 1)[0], missing) for n in chunks[chunk]])
+        return shard, shards[shard], np.stack([csv_points.get(n.rsplit(".", 1)[0], missing) for n in shards[shard]])
 
-    done_images = len(names) - sum(len(chunks[c]) for c in pending)
+    done_images = len(names) - sum(len(shards[c]) for c in pending)
     bar = tqdm(total=len(names), initial=done_images, desc="VGGFace2", unit="image", disable=not progress)
     tasks = (task(c) for c in pending)
     if workers > 1:
         pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (str(root), config))
-        results = pool.imap_unordered(process_chunk, tasks)
+        results = pool.imap_unordered(process_shard, tasks)
     else:
         pool = None
         _init_worker(str(root), config)
-        results = map(process_chunk, tasks)
+        results = map(process_shard, tasks)
     try:
-        for chunk, faces, rows, dropped in results:
-            write_atomic(shard_path(out, "faces", chunk), lambda tmp, a=faces: np.save(tmp, a))
+        for shard, faces, rows, dropped in results:
+            write_atomic(shard_path(out, "faces", shard), lambda tmp, a=faces: np.save(tmp, a))
             record = {"rows": rows, "dropped": dropped}
-            write_text_atomic(shard_path(out, "shard", chunk, "json"), json.dumps(record))
-            bar.update(len(chunks[chunk]))
+            write_text_atomic(shard_path(out, "shard", shard, "json"), json.dumps(record))
+            bar.update(len(shards[shard]))
     finally:
         bar.close()
         if pool is not None:
             pool.terminate()  # every result is in by now, or the run is being stopped
-    return write_index(out, len(chunks), settings)
+    report = write_index(out, len(shards), settings)
+    if face_parser is not None:
+        from mobilefaceswap.models.frozen import build_face_parser  # torch and the networks: not in the workers that align
+
+        add_masks(out, build_face_parser(face_parser), device=device, progress=progress)
+        report["masks"] = True
+    return report
 
 
-def write_index(out: Path, chunks: int, settings: dict) -> dict:
-    """index.csv, dropped.csv and report.json from the shard records, in chunk order."""
+def write_index(out: Path, shards: int, settings: dict) -> dict:
+    """index.csv, dropped.csv and report.json from the shard records, in shard order."""
     reasons: Counter = Counter()
     kept, identities = 0, set()
 
@@ -222,8 +230,8 @@ def write_index(out: Path, chunks: int, settings: dict) -> dict:
             index, dropped = csv.writer(index_file), csv.writer(dropped_file)
             index.writerow(INDEX_COLUMNS)
             dropped.writerow(["path", "reason"])
-            for chunk in range(chunks):
-                record = json.loads(shard_path(out, "shard", chunk, "json").read_text())
+            for shard in range(shards):
+                record = json.loads(shard_path(out, "shard", shard, "json").read_text())
                 index.writerows(record["rows"])
                 dropped.writerows(record["dropped"])
                 kept += len(record["rows"])
@@ -237,14 +245,14 @@ def write_index(out: Path, chunks: int, settings: dict) -> dict:
         "kept": kept,
         "identities": len(identities),
         "dropped": dict(sorted(reasons.items())),
-        "shards": chunks,
+        "shards": shards,
         "settings": settings,
     }
     write_json_atomic(out / "report.json", report)
     return report
 
 
-def add_masks(out: str | Path, parser, batch_size: int = 32, device: str = "cpu", progress: bool = True) -> int:
+def add_masks(out: str | Path, face_parser, batch_size: int = 32, device: str = "cpu", progress: bool = True) -> int:
     """M_t of every prepared face from a FaceParser, cached as shards/masks_*.npy; returns shards done."""
     import torch
 
@@ -252,7 +260,7 @@ def add_masks(out: str | Path, parser, batch_size: int = 32, device: str = "cpu"
     shards = sorted((out / "shards").glob("faces_*.npy"))
     if not (out / "index.csv").is_file():
         raise DataError(f"{out} is not a finished prepare-data cache (no index.csv)")
-    parser = parser.to(device).eval()
+    face_parser = face_parser.to(device).eval()
     done = 0
     for path in tqdm(shards, desc="face-parsing masks", unit="shard", disable=not progress):
         target = path.with_name(path.name.replace("faces_", "masks_"))
@@ -263,7 +271,9 @@ def add_masks(out: str | Path, parser, batch_size: int = 32, device: str = "cpu"
         for start in range(0, len(faces), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(faces[start : start + batch_size])).to(device)
             with torch.no_grad():
-                masks[start : start + batch_size] = parser(batch.permute(0, 3, 1, 2).float() / 255)[:, 0].byte().cpu().numpy()
+                masks[start : start + batch_size] = (
+                    face_parser(batch.permute(0, 3, 1, 2).float() / 255)[:, 0].byte().cpu().numpy()
+                )
         write_atomic(target, lambda tmp, m=masks: np.save(tmp, m))
         done += 1
     return done

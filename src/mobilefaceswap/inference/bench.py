@@ -6,9 +6,9 @@ A benchmark, not a test: it measures this machine and compares with the targets.
 import io
 import os
 import platform
-import warnings
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -22,9 +22,10 @@ from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.inference.calibration import MIN_PSNR_DB, CalibrationFaces, calibration_faces, psnr
 from mobilefaceswap.inference.device import resolve_device
 from mobilefaceswap.inference.formats import BENCH_VARIANTS, RUNTIMES
-from mobilefaceswap.inference.runtimes import CPU, OnnxBaked, OpenVinoBaked, TorchBaked, build_runner, onnx_session, require
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.video import make_sample_clip, transcode
+from mobilefaceswap.inference.runtimes import CPU, OnnxBaked, OpenVinoBaked, TorchBaked, build_runner, onnx_session, require
+from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.inference.video import transcode
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import Swapper
@@ -44,7 +45,9 @@ def frames_per_second(run: Callable[[], object], seconds: float, repeats: int = 
     return interleaved_fps({"run": run}, seconds, repeats, min_runs, warmup)["run"]
 
 
-def interleaved_fps(runs: dict[str, Callable[[], object]], seconds: float, repeats: int = 5, min_runs: int = 2, warmup: int = 2) -> dict[str, float]:
+def interleaved_fps(
+    runs: dict[str, Callable[[], object]], seconds: float, repeats: int = 5, min_runs: int = 2, warmup: int = 2
+) -> dict[str, float]:
     """``frames_per_second`` of several networks whose windows take turns (a window of each,
     then again), so that all of them are compared under the same load."""
     for run in runs.values():
@@ -64,9 +67,19 @@ def interleaved_fps(runs: dict[str, Callable[[], object]], seconds: float, repea
 def machine() -> dict:
     cpu = platform.processor()
     if Path("/proc/cpuinfo").is_file():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def random_swapper() -> Swapper:
@@ -80,11 +93,15 @@ def onnx_model(network: nn.Module, inputs: dict[str, torch.Tensor]) -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
-        torch.onnx.export(network.eval(), tuple(inputs.values()), buffer, dynamo=False, opset_version=17, input_names=list(inputs))
+        torch.onnx.export(
+            network.eval(), tuple(inputs.values()), buffer, dynamo=False, opset_version=17, input_names=list(inputs)
+        )
     return buffer.getvalue()
 
 
-def simswap_runs(teacher: nn.Module, target: torch.Tensor, z_id: torch.Tensor, threads: int, engines: set[str]) -> dict[str, Callable[[], object]]:
+def simswap_runs(
+    teacher: nn.Module, target: torch.Tensor, z_id: torch.Tensor, threads: int, engines: set[str]
+) -> dict[str, Callable[[], object]]:
     """SimSwap's generator in PyTorch eager and in those of ``engines`` that can run it (ONNX
     Runtime, OpenVINO), so that a speed-up is also measured like for like."""
     runs = {"torch": lambda: teacher(target, z_id)}
@@ -112,8 +129,16 @@ def variant_runner(name: str, baked: nn.Module, faces: CalibrationFaces, threads
 
 
 @torch.no_grad()
-def bench_runtimes(swapper: Swapper, baked: nn.Module, teacher: nn.Module, z_id: torch.Tensor, threads: int, seconds: float,
-                   device: torch.device, names: tuple[str, ...] = tuple(BENCH_VARIANTS)) -> dict:
+def bench_runtimes(
+    swapper: Swapper,
+    baked: nn.Module,
+    teacher: nn.Module,
+    z_id: torch.Tensor,
+    threads: int,
+    seconds: float,
+    device: torch.device,
+    names: tuple[str, ...] = tuple(BENCH_VARIANTS),
+) -> dict:
     """The baked IDN (batch 1, at the swapper's crop size) in each runtime and precision (on the
     CPU; with a GPU also PyTorch fp16 and ONNX Runtime's CUDA provider): the PSNR of its swapped
     faces against fp32 PyTorch on held-out aligned faces (int8 calibrated on the others), and
@@ -126,23 +151,36 @@ def bench_runtimes(swapper: Swapper, baked: nn.Module, teacher: nn.Module, z_id:
     runners = {name: variant_runner(name, baked, faces, threads, device) for name in names}
     quality = {name: psnr(reference, runner.run(faces.held_out)[0]) for name, runner in runners.items()}
     engines = {name.split("-")[0] for name in names}
-    simswap = {f"simswap-{engine}": run for engine, run in simswap_runs(teacher, torch.rand(1, 3, 224, 224), z_id, threads, engines).items()}
+    simswap = {
+        f"simswap-{engine}": run
+        for engine, run in simswap_runs(teacher, torch.rand(1, 3, 224, 224), z_id, threads, engines).items()
+    }
     fps = interleaved_fps({**{name: partial(runner.run, target) for name, runner in runners.items()}, **simswap}, seconds)
     variants = {}
     for name in names:
         engine = name.split("-")[0]
         same = fps.get(f"simswap-{engine}")
-        variants[name] = {"engine": engine, "fps": round(fps[name], 2), "psnr_db": round(min(quality[name], 999.0), 2),
-                          "counts": quality[name] >= MIN_PSNR_DB,
-                          "speedup_vs_simswap_torch": round(fps[name] / fps["simswap-torch"], 1),
-                          "speedup_vs_simswap_same_runtime": None if same is None else round(fps[name] / same, 1)}
+        variants[name] = {
+            "engine": engine,
+            "fps": round(fps[name], 2),
+            "psnr_db": round(min(quality[name], 999.0), 2),
+            "counts": quality[name] >= MIN_PSNR_DB,
+            "speedup_vs_simswap_torch": round(fps[name] / fps["simswap-torch"], 1),
+            "speedup_vs_simswap_same_runtime": None if same is None else round(fps[name] / same, 1),
+        }
     best = max((name for name in names if variants[name]["counts"]), key=lambda name: fps[name])
     return {"variants": variants, "simswap_fps": {k.removeprefix("simswap-"): round(fps[k], 2) for k in simswap}, "best": best}
 
 
 @torch.no_grad()
-def run_bench(threads: int = 2, seconds: float = 3.0, clip_frames: int = 100, swapper: Swapper | None = None, device: str = "cpu",
-              variants: tuple[str, ...] = tuple(BENCH_VARIANTS)) -> dict:
+def run_bench(
+    threads: int = 2,
+    seconds: float = 3.0,
+    clip_frames: int = 100,
+    swapper: Swapper | None = None,
+    device: str = "cpu",
+    variants: tuple[str, ...] = tuple(BENCH_VARIANTS),
+) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     swapper = swapper or random_swapper()

@@ -33,14 +33,23 @@ def held_out_psnr(reference: nn.Module, candidate, faces: np.ndarray) -> float:
     return psnr(reference(target)[0].numpy(), candidate(target)[0].numpy())
 
 
-def export_baked(baked: nn.Module, size: int, out_dir: str | Path, name: str, faces: CalibrationFaces,
-                 runtimes: list[Runtime] = EXPORTED, threads: int = 2) -> dict:
+def export_baked(
+    baked: nn.Module,
+    size: int,
+    out_dir: str | Path,
+    name: str,
+    faces: CalibrationFaces,
+    runtimes: list[Runtime] = EXPORTED,
+    threads: int = 2,
+) -> dict:
     """Write ``name<suffix>`` into ``out_dir`` for each runtime; ``faces`` calibrate the int8 ones.
     Checked on the CPU in fp32, as the files are written (on a GPU, fp16 would blur the check)."""
     baked = baked.eval().to("cpu", torch.float32)
     report = {"input": [1, 3, size, size], "outputs": ["swapped", "mask"], "files": {}}
     for runtime in runtimes:
-        path = build_runner(runtime, baked, size, threads, calibration=faces.calibration).save(Path(out_dir) / f"{name}{runtime.suffix}")
+        path = build_runner(runtime, baked, size, threads, calibration=faces.calibration).save(
+            Path(out_dir) / f"{name}{runtime.suffix}"
+        )
         try:
             check = parity(runtime, baked, load_runner(runtime, path, threads), size, faces)
         except ExportError:
@@ -56,7 +65,9 @@ def parity(runtime: Runtime, baked: nn.Module, runner, size: int, faces: Calibra
     if runtime.int8:
         quality = held_out_psnr(baked, runner, faces.held_out)
         if quality < MIN_PSNR_DB:
-            raise ExportError(f"{runtime.name} export reaches {quality:.1f} dB PSNR against PyTorch on held-out faces (< {MIN_PSNR_DB:g})")
+            raise ExportError(
+                f"{runtime.name} export reaches {quality:.1f} dB PSNR against PyTorch on held-out faces (< {MIN_PSNR_DB:g})"
+            )
         return {"psnr_db": round(quality, 2)}
     error = max_difference(baked, runner, size)
     if error > runtime.tolerance:

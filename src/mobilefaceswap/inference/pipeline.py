@@ -18,9 +18,9 @@ from mobilefaceswap.data.detection import DetectedFace, DlibFaceDetector, DlibFa
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.inference.calibration import calibration_faces
-from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.device import runtime_device
 from mobilefaceswap.inference.formats import RUNTIMES
+from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.runtimes import BakedRunner, build_runner
 from mobilefaceswap.models.swapper import Swapper
 
@@ -106,7 +106,9 @@ class FaceSwapPipeline:
 
     def swap_aligned(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Aligned target crop (S, S, 3) uint8 -> raw swapped crop (uint8) and fusion mask (S, S)."""
-        target = crop.transpose(2, 0, 1)[None].astype(np.float32) / 255  # numpy in: no torch threads wake up outside torch runtimes
+        target = (
+            crop.transpose(2, 0, 1)[None].astype(np.float32) / 255
+        )  # numpy in: no torch threads wake up outside torch runtimes
         image, mask = self.baked.run(target)
         return (image[0].transpose(1, 2, 0).clip(0, 1) * 255 + 0.5).astype(np.uint8), mask[0, 0]
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobilefaceswap.files import write_atomic
 from mobilefaceswap.inference.formats import Runtime
-from mobilefaceswap.utils import write_atomic
 
 CPU = torch.device("cpu")
 
@@ -60,7 +60,9 @@ class TorchBaked(BakedRunner):
         self.module = copy.deepcopy(module).eval().to(device, self.dtype) if moved else module.eval()
 
     @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration=None) -> "TorchBaked":
+    def from_module(
+        cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration=None
+    ) -> "TorchBaked":
         return cls(baked, device)
 
     @torch.no_grad()
@@ -73,7 +75,9 @@ class TorchScriptBaked(TorchBaked):
     """The traced network (TorchScript); on a GPU in fp16."""
 
     @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration=None) -> "TorchScriptBaked":
+    def from_module(
+        cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration=None
+    ) -> "TorchScriptBaked":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracing warns about every shape-dependent Python value
             return cls(torch.jit.trace(baked.eval(), example_input(baked, size)), device)
@@ -118,7 +122,10 @@ def onnx_session(model: bytes | str, threads: int = 2, device: torch.device = CP
         if "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
         else:
-            print("mfs: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu); ONNX Runtime runs on the CPU", file=sys.stderr)
+            print(
+                "mfs: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu); ONNX Runtime runs on the CPU",
+                file=sys.stderr,
+            )
     return ort.InferenceSession(model, options, providers=providers)
 
 
@@ -144,8 +151,13 @@ def onnx_int8_static(model: bytes, calibration: np.ndarray) -> bytes:
         fp32.write_bytes(model)
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)  # folds and infers shapes first
         quantize_static(
-            str(prepared), str(int8), CalibrationReader(calibration), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            str(prepared),
+            str(int8),
+            CalibrationReader(calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
         )
         return int8.read_bytes()
 
@@ -158,8 +170,9 @@ class OnnxBaked(BakedRunner):
         self.session = onnx_session(model, threads, device)
 
     @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU,
-                    calibration: np.ndarray | None = None) -> "OnnxBaked":
+    def from_module(
+        cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration: np.ndarray | None = None
+    ) -> "OnnxBaked":
         model = onnx_bytes(baked, size)
         return cls(model if calibration is None else onnx_int8_static(model, calibration), threads, device)
 
@@ -186,8 +199,15 @@ class OpenVinoBaked(BakedRunner):
         self.request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
 
     @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU,
-                    calibration: np.ndarray | None = None, precision: str = "f32") -> "OpenVinoBaked":
+    def from_module(
+        cls,
+        baked: nn.Module,
+        size: int,
+        threads: int = 2,
+        device: torch.device = CPU,
+        calibration: np.ndarray | None = None,
+        precision: str = "f32",
+    ) -> "OpenVinoBaked":
         ov = require("openvino")
         model = ov.convert_model(io.BytesIO(onnx_bytes(baked, size)))
         if calibration is not None:
@@ -253,8 +273,9 @@ class ExecuTorchBaked(BakedRunner):
         self.method = ExecuTorchRuntime.get().load_program(program).load_method("forward")
 
     @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU,
-                    calibration: np.ndarray | None = None) -> "ExecuTorchBaked":
+    def from_module(
+        cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration: np.ndarray | None = None
+    ) -> "ExecuTorchBaked":
         return cls(executorch_program(baked, size, calibration), threads)
 
     @classmethod
@@ -271,16 +292,28 @@ class ExecuTorchBaked(BakedRunner):
 
 
 RUNNERS: dict[str, type[BakedRunner]] = {
-    "torch": TorchBaked, "torchscript": TorchScriptBaked, "onnx": OnnxBaked, "openvino": OpenVinoBaked, "executorch": ExecuTorchBaked,
+    "torch": TorchBaked,
+    "torchscript": TorchScriptBaked,
+    "onnx": OnnxBaked,
+    "openvino": OpenVinoBaked,
+    "executorch": ExecuTorchBaked,
 }
 
 
-def build_runner(runtime: Runtime, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU,
-                 calibration: np.ndarray | None = None) -> BakedRunner:
+def build_runner(
+    runtime: Runtime,
+    baked: nn.Module,
+    size: int,
+    threads: int = 2,
+    device: torch.device = CPU,
+    calibration: np.ndarray | None = None,
+) -> BakedRunner:
     """The runtime's runner of the PyTorch module; int8 runtimes need ``calibration`` faces."""
     if runtime.int8 and calibration is None:
         raise ValueError(f"runtime {runtime.name} needs calibration faces")
-    return RUNNERS[runtime.engine].from_module(baked, size, threads=threads, device=device, calibration=calibration if runtime.int8 else None)
+    return RUNNERS[runtime.engine].from_module(
+        baked, size, threads=threads, device=device, calibration=calibration if runtime.int8 else None
+    )
 
 
 def load_runner(runtime: Runtime, path: str | Path, threads: int = 2, device: torch.device = CPU) -> BakedRunner:

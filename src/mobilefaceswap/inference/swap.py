@@ -8,15 +8,13 @@ import cv2
 import numpy as np
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, refuse_overwrite, write_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, is_video, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
-from mobilefaceswap.utils import check_writable_folder, refuse_overwrite, write_atomic
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass
@@ -116,7 +114,8 @@ def check_output_format(target: Path, destination: Path) -> None:
     """One line saying what to change when ``destination`` cannot hold what ``target`` gives."""
     if is_video(target):
         if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
-            raise DataError(f"--output {destination}: a video target needs a video file name ending in {', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))}")
+            endings = ", ".join(sorted(OUTPUT_VIDEO_SUFFIXES))
+            raise DataError(f"--output {destination}: a video target needs a video file name ending in {endings}")
     elif not cv2.haveImageWriter(str(destination)):
         raise DataError(f"--output {destination}: not an image file type that can be written; end it in .png or .jpg")
 

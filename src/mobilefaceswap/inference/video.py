@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,9 @@ def transcode(
             out_video.options = {"crf": str(crf), "preset": preset}
             out_audio = None
             if in_audio is not None:
-                out_audio = out.add_stream("aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name)
+                out_audio = out.add_stream(
+                    "aac", rate=in_audio.codec_context.sample_rate, layout=in_audio.codec_context.layout.name
+                )
             writer = _Writer(out, out_video, out_audio)
             bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
             streams = [s for s in (in_video, in_audio) if s is not None]
@@ -141,7 +143,9 @@ def transcode(
                         frame.pts = None  # the encoder numbers samples itself
                         writer.put(out_audio, frame)
                     else:
-                        writer.put(out_video, av.VideoFrame.from_ndarray(process(frame.to_ndarray(format="rgb24")), format="rgb24"))
+                        writer.put(
+                            out_video, av.VideoFrame.from_ndarray(process(frame.to_ndarray(format="rgb24")), format="rgb24")
+                        )
                         frames += 1
                         bar.update()
 
@@ -177,38 +181,3 @@ def transcode(
         announced = f" of its {expected}" if expected else ""
         log.warning("%s is damaged or truncated: %d%s frames decoded and written", source, frames, announced)
     return VideoResult(frames, float(fps), width, height, in_audio is not None, truncated)
-
-
-def make_sample_clip(
-    path: str | Path, image: np.ndarray, size: tuple[int, int] = (1280, 720), frames: int = 50, fps: int = 25, audio: bool = True
-) -> Path:
-    """A clip that slowly pans and zooms over a real photo (RGB uint8), with a 440 Hz tone.
-
-    For tests and benchmarks: real faces in motion, made here from a bundled photo.
-    """
-    import cv2
-
-    width, height = size
-    path = Path(path)
-    sample_rate, samples_per_frame = 16000, 16000 // fps
-    options = {"movflags": "faststart"} if path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
-    codec, audio_codec = ("libvpx-vp9", "libopus") if path.suffix.lower() == ".webm" else ("libx264", "aac")
-    with av.open(str(path), "w", options=options) as out:
-        video = out.add_stream(codec, rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        tone = out.add_stream(audio_codec, rate=sample_rate, layout="mono") if audio else None
-        scale = max(width / image.shape[1], height / image.shape[0]) * 1.1
-        for i in range(frames):
-            zoom = scale * (1 + 0.002 * i)
-            matrix = np.float32([[zoom, 0, -2.0 * i - 0.05 * width], [0, zoom, -0.05 * height + i]])
-            frame = cv2.warpAffine(np.ascontiguousarray(image), matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
-            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-            if tone is not None:
-                t = (np.arange(samples_per_frame) + i * samples_per_frame) / sample_rate
-                chunk = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono")
-                chunk.sample_rate = sample_rate
-                out.mux(tone.encode(chunk))
-        out.mux(video.encode(None))
-        if tone is not None:
-            out.mux(tone.encode(None))
-    return path

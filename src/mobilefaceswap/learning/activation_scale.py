@@ -20,7 +20,9 @@ def _stages(baked: BakedMobileFaceSwap) -> dict[str, nn.Module]:
 
 
 @torch.no_grad()
-def activation_scales(student: MobileFaceSwap, target: torch.Tensor, z_id: torch.Tensor, id_map: torch.Tensor) -> dict[str, float]:
+def activation_scales(
+    student: MobileFaceSwap, target: torch.Tensor, z_id: torch.Tensor, id_map: torch.Tensor
+) -> dict[str, float]:
     """Standard deviation of every stage's output, averaged over the batch of (target, identity).
 
     Kernels are injected for the whole batch in the student's current mode (batch statistics in
@@ -33,7 +35,9 @@ def activation_scales(student: MobileFaceSwap, target: torch.Tensor, z_id: torch
         baked = BakedMobileFaceSwap.from_kernels(student, kernels.select(i))
         seen: dict[str, float] = {}
         handles = [
-            module.register_forward_hook(lambda _m, _in, out, name=name, seen=seen: seen.__setitem__(name, out.float().std().item()))
+            module.register_forward_hook(
+                lambda _m, _in, out, name=name, seen=seen: seen.__setitem__(name, out.float().std().item())
+            )
             for name, module in _stages(baked).items()
         ]
         baked(target[i : i + 1])

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 
 def plot_curves(path: str | Path, steps: list[int], panels: dict[str, dict[str, list[float]]], title: str = "") -> Path:

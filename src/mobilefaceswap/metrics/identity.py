@@ -12,7 +12,8 @@ from torch import nn
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from mobilefaceswap.data.detection import DlibFaceDetector, DlibFaceRecognizer
+from mobilefaceswap.data.alignment import align_face
+from mobilefaceswap.data.detection import DetectedFace, DlibFaceRecognizer
 
 
 class IdentityRetrieval(Metric):
@@ -44,27 +45,24 @@ class IdentityRetrieval(Metric):
 
 
 class DlibIdentityEmbedder:
-    """Face crops (RGB uint8) -> dlib 128-d descriptors; the embedded default, no weights to fetch."""
+    """A detected face in an RGB uint8 image -> dlib's 128-d descriptor; the default, no weights to fetch."""
 
     def __init__(self):
-        self.detector = DlibFaceDetector()
         self.recognizer = DlibFaceRecognizer()
 
-    def __call__(self, images: list[np.ndarray]) -> torch.Tensor:
-        rows = []
-        for image in images:
-            faces = self.detector(image)
-            rows.append(self.recognizer.descriptor(image, faces[0]) if faces else np.full(128, np.nan))
-        return torch.tensor(np.stack(rows), dtype=torch.float32)
+    def __call__(self, image: np.ndarray, face: DetectedFace) -> torch.Tensor:
+        return torch.tensor(self.recognizer.descriptor(image, face), dtype=torch.float32)
 
 
 class NetworkIdentityEmbedder:
-    """Face crops -> embeddings of an identity network (e.g. CosFace: an IR-SE backbone with its weights)."""
+    """A detected face in an RGB uint8 image -> the embedding of an identity network (e.g. CosFace)
+    of the face aligned at 112 px."""
 
     def __init__(self, encoder: nn.Module):
         self.encoder = encoder.eval()
 
     @torch.no_grad()
-    def __call__(self, images: list[np.ndarray]) -> torch.Tensor:
-        batch = torch.stack([torch.from_numpy(np.ascontiguousarray(i)).permute(2, 0, 1).float() / 255 for i in images])
-        return self.encoder(batch).z
+    def __call__(self, image: np.ndarray, face: DetectedFace) -> torch.Tensor:
+        crop, _ = align_face(image, face.landmarks5, 112)
+        device = next(self.encoder.parameters()).device
+        return self.encoder(torch.from_numpy(crop).permute(2, 0, 1)[None].to(device).float() / 255).z[0].cpu()

@@ -13,7 +13,7 @@ from torchvision.models.resnet import Bottleneck, ResNet
 
 from mobilefaceswap.data.detection import DetectedFace
 from mobilefaceswap.metrics.distance import MeanDistance
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
+from mobilefaceswap.models.imagenet import imagenet_normalize
 
 
 class PoseError(MeanDistance):
@@ -24,7 +24,14 @@ class PoseError(MeanDistance):
 
 # A generic face in millimetres (nose tip at the origin) for the six landmarks below.
 FACE_MODEL_3D = np.array(
-    [(0.0, 0.0, 0.0), (0.0, -330.0, -65.0), (-225.0, 170.0, -135.0), (225.0, 170.0, -135.0), (-150.0, -150.0, -125.0), (150.0, -150.0, -125.0)]
+    [
+        (0.0, 0.0, 0.0),
+        (0.0, -330.0, -65.0),
+        (-225.0, 170.0, -135.0),
+        (225.0, 170.0, -135.0),
+        (-150.0, -150.0, -125.0),
+        (150.0, -150.0, -125.0),
+    ]
 )
 MODEL_LANDMARKS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, eye outer corners, mouth corners
 
@@ -34,7 +41,9 @@ def landmark_pose(face: DetectedFace, image_size: tuple[int, int]) -> np.ndarray
     h, w = image_size
     camera = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], np.float64)
     points = face.landmarks68[MODEL_LANDMARKS].astype(np.float64)
-    ok, rotation, _ = cv2.solvePnP(FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_SQPNP)  # globally optimal: no flipped local minimum
+    ok, rotation, _ = cv2.solvePnP(
+        FACE_MODEL_3D, points, camera, None, flags=cv2.SOLVEPNP_SQPNP
+    )  # globally optimal: no flipped local minimum
     if not ok:
         raise ValueError("solvePnP found no pose")
     matrix, _ = cv2.Rodrigues(rotation)
@@ -74,8 +83,7 @@ class Hopenet(nn.Module):
         self.fc_roll = nn.Linear(2048, bins)
         self.fc_finetune = nn.Linear(2048 + 3, 3)  # in the released file, unused at inference
         self.register_buffer("bin_centres", torch.arange(bins, dtype=torch.float32) * 3 - 99, persistent=False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalize = imagenet_normalize()
 
     @staticmethod
     def preprocess(crop: torch.Tensor) -> torch.Tensor:
@@ -86,7 +94,7 @@ class Hopenet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Hopenet crops (B, 3, H, W) in [0, 1] (``hopenet_box``) -> (B, 3) yaw, pitch, roll in degrees."""
         x = self.preprocess(image)
-        x = self.maxpool(self.relu(self.bn1(self.conv1((x - self.mean) / self.std))))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(self.normalize(x)))))
         x = self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))).flatten(1)
         angles = [(head(x).softmax(dim=1) * self.bin_centres).sum(dim=1) for head in (self.fc_yaw, self.fc_pitch, self.fc_roll)]
         return torch.stack(angles, dim=1)

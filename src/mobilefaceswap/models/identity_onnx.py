@@ -41,7 +41,9 @@ def load_onnx_identity(path: str | Path, config_key: str = "identity.pretrained"
     """ONNX ArcFace file -> module ``x -> (embedding (B, 512), feature map (B, 512, 7, 7))``."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise WeightsError(f"{config_key}: ONNX model not found: {path} (expected an ArcFace ONNX file such as insightface's w600k_r50.onnx)")
+        raise WeightsError(
+            f"{config_key}: ONNX model not found: {path} (expected an ArcFace ONNX file such as insightface's w600k_r50.onnx)"
+        )
     return onnx_identity_from_bytes(path.read_bytes(), f"{config_key}: {path}")
 
 

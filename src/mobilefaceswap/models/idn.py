@@ -80,7 +80,9 @@ def _dynamic_stage(
     return y if style is None else adain(y, *style)
 
 
-def decoder_input_channels(encoder_channels: tuple[int, ...], decoder_out_channels: tuple[int, ...], skips: bool) -> tuple[int, ...]:
+def decoder_input_channels(
+    encoder_channels: tuple[int, ...], decoder_out_channels: tuple[int, ...], skips: bool
+) -> tuple[int, ...]:
     """Each decoder stage reads the previous stage's output, plus the encoder skip of its size."""
     ins = [encoder_channels[-1]]
     for i, out in enumerate(decoder_out_channels[:-1]):

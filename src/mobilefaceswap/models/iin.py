@@ -34,8 +34,8 @@ class IdentityKernels:
 
     def select(self, index: int) -> "IdentityKernels":
         """The kernels of sample ``index`` alone, each with a batch dimension of 1."""
-        one = lambda tensors: [t[index : index + 1] for t in tensors]  # noqa: E731
-        styles = lambda pairs: None if pairs is None else [tuple(one(pair)) for pair in pairs]  # noqa: E731
+        one = lambda tensors: [t[index : index + 1] for t in tensors]
+        styles = lambda pairs: None if pairs is None else [tuple(one(pair)) for pair in pairs]
         return IdentityKernels(
             one(self.encoder_depthwise),
             one(self.encoder_pointwise),
@@ -147,7 +147,7 @@ class StaticDepthwiseKernels(nn.Module):
         self.decoder = nn.ParameterList(nn.Parameter(torch.randn(c, 3, 3) / 3) for c in decoder_in_channels)
 
     def forward(self, id_map: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        expand = lambda kernels: [k.expand(len(id_map), -1, -1, -1) for k in kernels]  # noqa: E731
+        expand = lambda kernels: [k.expand(len(id_map), -1, -1, -1) for k in kernels]
         return expand(self.encoder), expand(self.decoder)
 
 
@@ -195,7 +195,7 @@ class IdentityInjectionNetwork(nn.Module):
     def forward(self, z_id: torch.Tensor, id_map: torch.Tensor) -> IdentityKernels:
         """z_id: (B, 512) L2-normalised, id_map: (B, 512, 7, 7)."""
         encoder_depthwise, decoder_depthwise = self.predictor(id_map)
-        adain = lambda styles: None if styles is None else [m(z_id) for m in styles]  # noqa: E731
+        adain = lambda styles: None if styles is None else [m(z_id) for m in styles]
         return IdentityKernels(
             encoder_depthwise=encoder_depthwise,
             encoder_pointwise=[m(z_id) for m in self.encoder_pointwise],

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
+from mobilefaceswap.models.imagenet import imagenet_normalize
 
 # Indices of torchvision vgg19().features whose outputs feed L_per (relu1_1 ... relu5_1).
 VGG19_LAYERS = {"relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20, "relu5_1": 29}
@@ -23,11 +23,10 @@ class VGGFeatures(nn.Module):
         cfg = [v if v == "M" else max(v // width_divisor, 1) for v in cfgs["E"]]
         self.indices = sorted(VGG19_LAYERS[name] for name in layers)
         self.features = make_layers(cfg)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalize = imagenet_normalize()
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
-        x = (image - self.mean) / self.std
+        x = self.normalize(image)
         out = []
         for i, layer in enumerate(self.features):
             x = layer(x)

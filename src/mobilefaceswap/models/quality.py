@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
+from mobilefaceswap.models.imagenet import imagenet_normalize
 
 
 class QualityRegressor(nn.Module):
@@ -13,8 +13,7 @@ class QualityRegressor(nn.Module):
     def __init__(self):
         super().__init__()
         self.backbone = resnet18(weights=None, num_classes=1)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalize = imagenet_normalize()
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.backbone((image - self.mean) / self.std)[:, 0])
+        return torch.sigmoid(self.backbone(self.normalize(image))[:, 0])

@@ -57,7 +57,9 @@ class IResNet(nn.Module):
         self.prelu = nn.PReLU(channels[0])
         stages, in_ch = [], channels[0]
         for depth, out_ch in zip(layers, channels):
-            stages.append(nn.Sequential(IBasicBlock(in_ch, out_ch, 2), *(IBasicBlock(out_ch, out_ch, 1) for _ in range(depth - 1))))
+            stages.append(
+                nn.Sequential(IBasicBlock(in_ch, out_ch, 2), *(IBasicBlock(out_ch, out_ch, 1) for _ in range(depth - 1)))
+            )
             in_ch = out_ch
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.bn2 = nn.BatchNorm2d(in_ch, eps=1e-5)
@@ -101,5 +103,7 @@ def load_recognition_network(path: str | Path, config_key: str) -> nn.Module:
     try:
         net = recognition_network(state)
     except WeightsError as err:
-        raise WeightsError(f"{config_key}: {path} is not a face-recognition network I know ({err}); expected {EXPECTED}") from None
+        raise WeightsError(
+            f"{config_key}: {path} is not a face-recognition network I know ({err}); expected {EXPECTED}"
+        ) from None
     return load_state(net, state, path, config_key, EXPECTED)

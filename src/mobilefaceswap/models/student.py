@@ -37,14 +37,14 @@ class MobileFaceSwap(nn.Module):
 
     def __init__(
         self,
-        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
-        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
-        mask_channels: tuple[int, ...] = MASK_CHANNELS,
-        id_dim: int = ID_DIM,
         weight_prediction: bool = True,
         pointwise: str = "modulated",
         skips: bool = True,
         fusion: bool = True,
+        encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
+        decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
+        mask_channels: tuple[int, ...] = MASK_CHANNELS,
+        id_dim: int = ID_DIM,
     ):
         super().__init__()
         # The constructor's settings, recorded in swapper files so that any variant is rebuilt.
@@ -59,7 +59,9 @@ class MobileFaceSwap(nn.Module):
             "fusion": bool(fusion),
         }
         decoder_in = decoder_input_channels(tuple(encoder_channels), tuple(decoder_out_channels), skips)
-        self.iin = IdentityInjectionNetwork(encoder_channels, decoder_in, decoder_out_channels, id_dim, weight_prediction, pointwise)
+        self.iin = IdentityInjectionNetwork(
+            encoder_channels, decoder_in, decoder_out_channels, id_dim, weight_prediction, pointwise
+        )
         self.idn = IdentityAwareDynamicNetwork(decoder_out_channels, skips)
         self.fusion = WeakSemanticFusion(mask_channels) if fusion else None
 
@@ -135,13 +137,17 @@ class BakedMobileFaceSwap(nn.Module):
         encoder = nn.ModuleList(
             _static_stage(d, p, ENCODER_STRIDE, ENCODER_PADDING, s)
             for d, p, s in zip(
-                kernels.encoder_depthwise, kernels.encoder_pointwise, styles(kernels.encoder_adain, len(kernels.encoder_pointwise))
+                kernels.encoder_depthwise,
+                kernels.encoder_pointwise,
+                styles(kernels.encoder_adain, len(kernels.encoder_pointwise)),
             )
         )
         decoder = nn.ModuleList(
             _static_stage(d, p, 1, DECODER_PADDING, s)
             for d, p, s in zip(
-                kernels.decoder_depthwise, kernels.decoder_pointwise, styles(kernels.decoder_adain, len(kernels.decoder_pointwise))
+                kernels.decoder_depthwise,
+                kernels.decoder_pointwise,
+                styles(kernels.decoder_adain, len(kernels.decoder_pointwise)),
             )
         )
         fusion = copy.deepcopy(student.fusion) if student.fusion is not None else None

@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mobilefaceswap.files import write_atomic
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.identity_onnx import onnx_identity_from_bytes
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import BakedMobileFaceSwap, MobileFaceSwap
-from mobilefaceswap.utils import write_atomic
 
 FORMAT = "mobilefaceswap-swapper/2"
 # Format 1 did not record the student's architecture: its files hold the default student.
@@ -124,6 +124,8 @@ def _build_swapper(bundle: dict, path: Path) -> Swapper:
         backbone: nn.Module = onnx_identity_from_bytes(identity["onnx"].numpy().tobytes(), f"{path}: its identity network")
     else:
         backbone = IRSEResNet(**identity["arch"])
-        _load_strictly(backbone, identity["state_dict"], f"{path}: its identity network does not fit IRSEResNet({identity['arch']})")
+        _load_strictly(
+            backbone, identity["state_dict"], f"{path}: its identity network does not fit IRSEResNet({identity['arch']})"
+        )
     encoder = IdentityEncoder(backbone, **identity["preprocess"])
     return Swapper(student.eval(), encoder.eval(), bundle["crop_size"], bundle["template"])

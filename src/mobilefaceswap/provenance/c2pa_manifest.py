@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mobilefaceswap.utils import write_atomic
+from mobilefaceswap.files import write_atomic
 
 MIME_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".mp4": "video/mp4",
               ".mov": "video/quicktime", ".m4v": "video/mp4"}

@@ -58,7 +58,9 @@ def verify_file(path: str | Path) -> dict:
     report = _video(path) if is_video(path) else _image(path)
     if "error" not in report:
         report["c2pa"] = read_manifest(path)
-        report["marked"] = report["watermark"]["found"] or report["metadata"]["record"] is not None or report["c2pa"].get("present", False)
+        report["marked"] = (
+            report["watermark"]["found"] or report["metadata"]["record"] is not None or report["c2pa"].get("present", False)
+        )
     return {"path": str(path), **report}
 
 

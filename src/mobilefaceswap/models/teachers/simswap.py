@@ -49,7 +49,9 @@ class ResnetBlockAdain(nn.Module):
 
 
 def _down(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU(True))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU(True)
+    )
 
 
 def _up(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -81,7 +83,7 @@ class SimSwapGenerator(nn.Module):
         self.first_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, first, 7), nn.BatchNorm2d(first), nn.ReLU(True))
         for i, a, b in stages:
             setattr(self, f"down{i}", _down(a, b))
-        self.BottleNeck = nn.ModuleList(ResnetBlockAdain(8 * c, latent_size) for _ in range(n_blocks))  # noqa: N815
+        self.BottleNeck = nn.ModuleList(ResnetBlockAdain(8 * c, latent_size) for _ in range(n_blocks))
         for i, a, b in reversed(stages):
             setattr(self, f"up{i}", _up(b, a))
         self.last_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(first, 3, 7), nn.Tanh())

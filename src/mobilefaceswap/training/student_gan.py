@@ -2,7 +2,7 @@
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -11,11 +11,11 @@ from torch import nn
 from mobilefaceswap import losses
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
-from mobilefaceswap.modules.optim import INJECTION_LR_SCALINGS, generator_param_groups
+from mobilefaceswap.training.optim import INJECTION_LR_SCALINGS, generator_param_groups
 
 log = logging.getLogger(__name__)
 
-HELPERS = "helpers."  # frozen helpers are rebuilt from config, never stored in checkpoints
+FROZEN = "frozen."  # the frozen networks are rebuilt from config, never stored in checkpoints
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -24,19 +24,21 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class LossConfig:
-    """L = lambda_adv L_adv + alpha (lambda_rec L_rec + lambda_per L_per) + lambda_id L_id + lambda_mask L_mask."""
+    """L = lambda_adv L_adv + alpha (lambda_rec L_rec + lambda_per L_per) + lambda_id L_id + lambda_mask L_mask.
 
-    lambda_rec: float = 30.0
-    lambda_per: float = 5.0
-    lambda_id: float = 3.0
-    lambda_mask: float = 10.0
-    lambda_adv: float = 1.0
-    adversarial: str = "hinge"  # hinge | lsgan | nonsaturating
-    adversarial_real: str = "target"  # what the discriminator sees as real: target | teacher
-    weak_mask: bool = True  # L_mask on background pixels only (False: fully supervised)
-    distillation: bool = True  # False (no-KD ablation): no teacher; same-identity pairs reconstruct the target
-    reweight_identity: bool = True  # alpha includes cos(z_id, z'_id)^2
-    reweight_quality: bool = True  # alpha includes Q(I'_g) when a regressor is configured
+    The values, with what each means, are in conf/loss/paper.yaml; this is their schema."""
+
+    lambda_rec: float
+    lambda_per: float
+    lambda_id: float
+    lambda_mask: float
+    lambda_adv: float
+    adversarial: str
+    adversarial_real: str
+    weak_mask: bool
+    distillation: bool
+    reweight_identity: bool
+    reweight_quality: bool
 
     def __post_init__(self):
         if self.adversarial not in ("hinge", "lsgan", "nonsaturating"):
@@ -47,11 +49,13 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    lr_generator: float = 4e-4
-    lr_discriminator: float = 4e-4
-    betas: tuple[float, float] = field(default=(0.0, 0.99))
-    injection_lr_scaling: str = "fan_in"  # fan_in: equalised learning rate for the IIN (modules/optim.py) | none
-    max_nonfinite_steps: int = 10  # consecutive skipped updates before the run stops
+    """The schema of ``model.optim`` (values in conf/model/mobilefaceswap.yaml)."""
+
+    lr_generator: float
+    lr_discriminator: float
+    betas: tuple[float, float]
+    injection_lr_scaling: str
+    max_nonfinite_steps: int
 
     def __post_init__(self):
         if self.injection_lr_scaling not in INJECTION_LR_SCALINGS:
@@ -77,36 +81,60 @@ class StudentGAN(L.LightningModule):
         teacher: nn.Module,
         identity: IdentityEncoder,
         perceptual: nn.Module,
-        parser: nn.Module,
-        quality: nn.Module | None = None,
-        loss: dict | None = None,
-        optim: dict | None = None,
+        face_parser: nn.Module,
+        quality: nn.Module | None,
+        loss: dict,
+        optim: dict,
     ):
         super().__init__()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints omit the frozen helpers
-        self.save_hyperparameters(ignore=["student", "discriminator", "teacher", "identity", "perceptual", "parser", "quality"])
+        self.save_hyperparameters(
+            ignore=["student", "discriminator", "teacher", "identity", "perceptual", "face_parser", "quality"]
+        )
         self.student = student
         self.discriminator = discriminator
-        self.helpers = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, parser=parser))
+        self.frozen = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, face_parser=face_parser))
         if quality is not None:
-            self.helpers["quality"] = quality
-        self.loss_cfg = LossConfig(**(loss or {}))
-        self.optim_cfg = OptimConfig(**(optim or {}))
+            self.frozen["quality"] = quality
+        self.loss_cfg = LossConfig(**loss)
+        self.optim_cfg = OptimConfig(**optim)
         self.nonfinite_steps = 0
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- the frozen networks -----------------------------------------------------------------
     def train(self, mode: bool = True) -> "StudentGAN":
         super().train(mode)
-        self.helpers.eval()  # frozen: BN statistics and dropout stay as loaded
+        self.frozen.eval()  # frozen: BN statistics and dropout stay as loaded
         return self
 
     def identity(self, image: torch.Tensor) -> IdentityFeatures:
-        return self.helpers["identity"](image)
+        return self.frozen["identity"](image)
+
+    @property
+    def identity_encoder(self) -> IdentityEncoder:
+        return self.frozen["identity"]
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        """The teacher the student learns from; None without distillation (the no-KD ablation)."""
+        return self.frozen["teacher"] if self.loss_cfg.distillation else None
+
+    def swap(self, target: torch.Tensor, source_identity: IdentityFeatures) -> SwapOutput:
+        """The swap the student learns: ``target`` faces (B, 3, S, S) with the source identity's kernels injected."""
+        return self.student(target, source_identity.z, source_identity.map)
+
+    @torch.no_grad()
+    def swapped_images(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The student's output for a batch of pairs and, with distillation, the teacher's: (B, 3, S, S) each."""
+        ref = self.distillation_targets(batch)
+        images = {"student": self.swap(batch["target"], ref.source_identity).image}
+        if self.teacher is not None:
+            images["teacher"] = ref.reference_image
+        return images
 
     @torch.no_grad()
     def distillation_targets(self, batch: dict) -> DistillationTargets:
-        h, cfg = self.helpers, self.loss_cfg
+        h, cfg = self.frozen, self.loss_cfg
         source, target = batch["source"], batch["target"]
         source_identity = self.identity(source)
         if cfg.distillation:
@@ -124,7 +152,7 @@ class StudentGAN(L.LightningModule):
             source_identity=source_identity,
             reference_image=reference,
             reference_features=h["perceptual"](reference),
-            target_mask=batch["target_mask"] if "target_mask" in batch else h["parser"](target),  # cached by prepare-data
+            target_mask=batch["target_mask"] if "target_mask" in batch else h["face_parser"](target),  # cached by prepare-data
             alpha=alpha,
         )
 
@@ -132,7 +160,7 @@ class StudentGAN(L.LightningModule):
     def generator_losses(self, out: SwapOutput, ref: DistillationTargets, adversarial: bool = True) -> dict:
         cfg = self.loss_cfg
         rec = losses.reconstruction_loss(out.image, ref.reference_image)
-        per = losses.perceptual_loss(self.helpers["perceptual"](out.image), ref.reference_features)
+        per = losses.perceptual_loss(self.frozen["perceptual"](out.image), ref.reference_features)
         idl = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z)
         msk = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask)
         distill = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
@@ -173,7 +201,7 @@ class StudentGAN(L.LightningModule):
         ref = self.distillation_targets(batch)
 
         with self.toggled_optimizer(opt_g):  # the discriminator gets no gradients here
-            out = self.student(target, ref.source_identity.z, ref.source_identity.map)
+            out = self.swap(target, ref.source_identity)
             g = self.generator_losses(out, ref)
             if not self._all_finite(g["total"]):
                 return self._skip_nonfinite("generator", {k: v for k, v in g.items() if k != "total"})
@@ -200,7 +228,7 @@ class StudentGAN(L.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         ref = self.distillation_targets(batch)
-        out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+        out = self.swap(batch["target"], ref.source_identity)
         g = self.generator_losses(out, ref, adversarial=False)
         self.log_dict({f"val/{k}": v for k, v in g.items()}, prog_bar=False, sync_dist=True)
 
@@ -209,7 +237,7 @@ class StudentGAN(L.LightningModule):
         """Rows for an image grid: source, target, reference (the teacher's output), student, mask."""
         batch = {k: v.to(self.device) for k, v in batch.items()}
         ref = self.distillation_targets(batch)
-        out = self.student(batch["target"], ref.source_identity.z, ref.source_identity.map)
+        out = self.swap(batch["target"], ref.source_identity)
         return {
             "source": batch["source"],
             "target": batch["target"],
@@ -228,4 +256,4 @@ class StudentGAN(L.LightningModule):
         return opt_g, opt_d
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(HELPERS)}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(FROZEN)}

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from mobilefaceswap.models.identity import IMAGENET_MEAN, IMAGENET_STD
+from mobilefaceswap.models.imagenet import imagenet_normalize
 
 # CelebAMask-HQ labels: 0 background, 1 skin, 2-3 brows, 4-5 eyes, 6 glasses, 7-8 ears,
 # 9 earring, 10 nose, 11 mouth, 12-13 lips, 14 neck, 15 necklace, 16 cloth, 17 hair, 18 hat.
@@ -110,13 +110,12 @@ class FaceParser(nn.Module):
         self.net = net
         self.input_size = input_size
         self.register_buffer("face_labels", torch.tensor(face_labels), persistent=False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalize = imagenet_normalize()
 
     @torch.no_grad()
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         size = image.shape[2:]
         x = F.interpolate(image, size=(self.input_size,) * 2, mode="bilinear", align_corners=False)
-        labels = self.net((x - self.mean) / self.std).argmax(dim=1, keepdim=True)
+        labels = self.net(self.normalize(x)).argmax(dim=1, keepdim=True)
         mask = torch.isin(labels, self.face_labels).float()
         return F.interpolate(mask, size=size, mode="nearest")

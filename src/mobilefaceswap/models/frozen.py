@@ -1,4 +1,4 @@
-"""Build the frozen helpers of distillation from their config groups.
+"""Build the frozen networks of distillation (teacher, identity, perceptual, face parser, quality) from their config groups.
 
 Each group has ``net`` (the network whose state dict the weights file holds),
 ``pretrained`` (a local path, or null for a random network of the same architecture),
@@ -15,9 +15,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from mobilefaceswap.models.face_parser import FaceParser
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.identity_onnx import load_onnx_identity
-from mobilefaceswap.models.parsing import FaceParser
 from mobilefaceswap.models.pretrained import WeightsError, freeze, load_pretrained
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher, Teacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
@@ -39,16 +39,18 @@ def architecture(net_cfg: DictConfig) -> str:
     return f"{net_cfg._target_.rsplit('.', 1)[-1]}({', '.join(f'{k}={v}' for k, v in settings.items())})"
 
 
-def load_network(cfg: DictConfig, key: str) -> nn.Module:
-    """The configured network with the weights of ``cfg.pretrained`` (an ONNX file brings its own graph)."""
+def load_network(cfg: DictConfig, key: str, weights_flag: str | None = None) -> nn.Module:
+    """The configured network with the weights of ``cfg.pretrained`` (an ONNX file brings its own graph);
+    messages name the weights ``<key>.pretrained``, or ``weights_flag`` where they came from elsewhere."""
+    flag = weights_flag or f"{key}.pretrained"
     if cfg.pretrained is not None and str(cfg.pretrained).endswith(".onnx"):
-        return load_onnx_identity(cfg.pretrained, f"{key}.pretrained")
+        return load_onnx_identity(cfg.pretrained, flag)
     net_cfg = network_config(cfg)
     if net_cfg is None:
-        raise WeightsError(f"{key}.pretrained: this network has no built-in architecture; set it to {cfg.expected}")
+        raise WeightsError(f"{flag}: this network has no built-in architecture; set it to {cfg.expected}")
     net = instantiate(net_cfg)
     ignore = getattr(net, "checkpoint_ignore", ())
-    return load_pretrained(net, cfg.pretrained, f"{key}.pretrained", cfg.expected, ignore, architecture(net_cfg))
+    return load_pretrained(net, cfg.pretrained, flag, cfg.expected, ignore, architecture(net_cfg))
 
 
 def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:
@@ -63,11 +65,11 @@ def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:
     return freeze(encoder)
 
 
-def build_teacher(cfg: DictConfig, shared_identity: IdentityEncoder | None = None) -> Teacher:
+def build_teacher(cfg: DictConfig, shared_identity: IdentityEncoder | None = None, weights_flag: str | None = None) -> Teacher:
     """The generator, and its own identity network unless it shares the student's
     (``shared_identity``, which a random MobileFaceSwap teacher needs for its calibration)."""
     identity = None if cfg.identity is None else build_identity(cfg.identity, "teacher.identity")
-    generator = load_network(cfg, "teacher")
+    generator = load_network(cfg, "teacher", weights_flag)
     if isinstance(generator, MobileFaceSwapTeacher) and cfg.pretrained is None:
         calibrate_on_bundled_faces(generator, identity or shared_identity, cfg)
     return freeze(Teacher(generator, identity))
@@ -95,8 +97,8 @@ def build_perceptual(cfg: DictConfig) -> nn.Module:
     return freeze(load_network(cfg, "perceptual"))
 
 
-def build_parser(cfg: DictConfig) -> FaceParser:
-    return freeze(FaceParser(load_network(cfg, "parser"), input_size=cfg.input_size))
+def build_face_parser(cfg: DictConfig) -> FaceParser:
+    return freeze(FaceParser(load_network(cfg, "face_parser"), input_size=cfg.input_size))
 
 
 def build_quality(cfg: DictConfig) -> nn.Module | None:

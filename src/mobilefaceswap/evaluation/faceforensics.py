@@ -15,7 +15,7 @@ import csv
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
@@ -23,7 +23,11 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.utils import write_atomic, write_text_atomic
+from mobilefaceswap.evaluation.evaluator import SwapEvaluator, read_manifest
+from mobilefaceswap.files import write_atomic, write_json_atomic, write_text_atomic
+from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.models.swapper import load_swapper
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +188,120 @@ def write_manifest(path: Path, items: list[EvalFrame], swapped: list[Path]) -> P
             writer.writerows(rows)
 
     return write_atomic(path, write)
+
+
+def swap_with_model(
+    items: list[EvalFrame], pipeline: FaceSwapPipeline, out: Path, progress: bool = True
+) -> tuple[list[EvalFrame], list[Path], list[str]]:
+    """Swap frame k of each source video into frame k of its target video, pasted back into the
+    whole frame. Outputs already written are kept (a killed run continues)."""
+    kept, swapped, skipped = [], [], []
+    for item in tqdm(items, desc="swapping FF++ frames", unit="frame", disable=not progress):
+        destination = out / "swapped" / item.pair.name / item.target.name
+        if not destination.is_file():
+            try:
+                pipeline.reset()
+                pipeline.set_source(read_image(item.source))
+                image, count = pipeline.swap_frame(read_image(item.target), video=False)
+                if count == 0:
+                    raise DataError(f"no face found in {item.target}")
+            except DataError as err:
+                skipped.append(f"{item.pair.name} frame {item.k}: {err}")
+                continue
+            write_image(destination, image)
+        kept.append(item)
+        swapped.append(destination)
+    return kept, swapped, skipped
+
+
+def swaps_of_method(
+    items: list[EvalFrame], root: Path, method: str, compression: str, out: Path, progress: bool = True
+) -> tuple[list[EvalFrame], list[Path], list[str]]:
+    """The same frames of FF++'s own manipulated videos ``<method>/<target>_<source>.mp4``."""
+    kept, swapped, skipped = [], [], []
+    by_pair: dict[VideoPair, list[EvalFrame]] = {}
+    for item in items:
+        by_pair.setdefault(item.pair, []).append(item)
+    for pair, frames in tqdm(by_pair.items(), desc=f"FF++ {method} frames", unit="video", disable=not progress):
+        path = manipulated_video(root, method, pair, compression)
+        indices = {item.frame: item for item in frames}
+        try:
+            decoded = read_frames(path, sorted(indices))
+        except DataError as err:
+            skipped.append(str(err))
+            continue
+        for index, item in indices.items():
+            if index not in decoded:
+                skipped.append(f"{path}: no frame {index}")
+                continue
+            destination = out / "swapped" / pair.name / item.target.name
+            write_image(destination, decoded[index])
+            kept.append(item)
+            swapped.append(destination)
+    return kept, swapped, skipped
+
+
+@dataclass
+class FFppProtocol:
+    """The FaceForensics++ evaluation (``mfs eval-ffpp``, ``eval=ffpp``): which videos and frames."""
+
+    root: Path
+    frames: int = 10
+    compression: str = "c23"
+    split: str | None = None
+    limit: int | None = None
+
+    def describe(self, pairs: int) -> dict:
+        return {
+            "name": "ffpp",
+            "frames_per_video": self.frames,
+            "compression": self.compression,
+            "split": self.split or "all FaceSwap pairs",
+            "pairs": pairs,
+        }
+
+
+def evaluate_ffpp(
+    evaluator: SwapEvaluator,
+    protocol: FFppProtocol,
+    out: Path,
+    name: str,
+    swapper=None,
+    method: str | None = None,
+    progress: bool = True,
+    device: str = "cpu",
+) -> dict:
+    """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``;
+    run on ``device``) or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
+    root, out = Path(protocol.root), Path(out)
+    if out.resolve().is_relative_to(root.resolve()):
+        raise DataError(f"the output folder {out} is inside the dataset {root}; choose a folder outside it")
+    items, skipped = extract_frames(
+        root, out, protocol.frames, protocol.compression, protocol.split, protocol.limit, progress=progress
+    )
+    if method is not None:
+        items, swapped, failed = swaps_of_method(items, root, method, protocol.compression, out / name, progress=progress)
+    else:
+        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper, device=device), out / name, progress=progress)
+    if not items:
+        raise DataError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
+    manifest = write_manifest(out / name / "manifest.csv", items, swapped)
+    report = asdict(evaluator.evaluate(read_manifest(manifest), progress=progress))
+    report["skipped"] = skipped + failed + report["skipped"]
+    report["protocol"] = protocol.describe(len({i.pair for i in items}))
+    write_json_atomic(out / name / "eval.json", report)
+    return report
+
+
+def score_on_ffpp(
+    protocol: FFppProtocol, out: Path, checkpoint: str | None = None, method: str | None = None, progress: bool = True, **weights
+) -> tuple[dict, Path]:
+    """``mfs eval-ffpp``: score a swapper file (``checkpoint``) or FF++'s own ``method`` ->
+    (the report, the folder of its manifest and eval.json); ``weights`` are SwapEvaluator's."""
+    evaluator = SwapEvaluator(**weights)
+    if method:
+        name, swapper = method, None
+    else:
+        name, swapper = Path(checkpoint).stem, load_swapper(checkpoint)
+    report = evaluate_ffpp(evaluator, protocol, Path(out), name, swapper, method, progress=progress, device=evaluator.device.type)
+    return report, Path(out) / name

@@ -6,6 +6,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}  # the image files read (with OpenCV) wherever a folder is scanned
+
 
 def write_atomic(path: str | Path, write: Callable[[str], None], suffix: str = "") -> Path:
     """Call ``write(tmp_path)`` then move the file into place, so readers never see half a file."""

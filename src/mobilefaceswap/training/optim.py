@@ -13,7 +13,6 @@ import math
 
 from torch import nn
 
-
 INJECTION_LR_SCALINGS = ("fan_in", "none")  # checked by OptimConfig
 
 

@@ -1,0 +1,67 @@
+"""Helpers shared by the tests (the fixtures are in conftest.py)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobilefaceswap.data.detection import DlibFaceDetector
+from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.train import CONFIG_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
+ABLATIONS = sorted(p.stem for p in (Path(CONFIG_DIR) / "ablation").glob("*.yaml"))
+
+# What each conf/ablation option changes against the full model, key by key (model.net and loss).
+ABLATION_SWITCHES = {
+    "full": {},
+    "no_prediction": {"model.net.weight_prediction": False},
+    "adain": {"model.net.pointwise": "adain"},
+    "no_modulation": {"model.net.pointwise": "static"},
+    "autoencoder": {"model.net.skips": False},
+    "no_fusion": {"model.net.fusion": False, "loss.lambda_mask": 0.0},
+    "no_kd": {"loss.distillation": False},
+    "no_id_reweight": {"loss.reweight_identity": False},
+    "no_quality_reweight": {"loss.reweight_quality": False},
+    "no_id_loss": {"loss.lambda_id": 0.0},
+    "full_mask": {"loss.weak_mask": False},
+}
+
+
+def run_mfs_train(*overrides: str, cwd: Path, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the real ``mfs-train`` console script with tiny settings in a subprocess."""
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd), WANDB_SILENT="true", PYTHONUNBUFFERED="1")
+    command = [
+        str(Path(sys.executable).parent / "mfs-train"),
+        f"paths.cache_dir={cache}",
+        "paths.runs_dir=runs",
+        "logger=csv",
+        "trainer.val_check_interval=2",
+        "callbacks.checkpoint.every_n_train_steps=2",
+        "callbacks.image_grid.every_n_steps=2",
+        *overrides,
+    ]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def last_checkpoint(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+FFPP_PAIRS = ["000_001", "001_002", "002_000"]
+
+
+def portraits() -> list[np.ndarray]:
+    """Three people: the astronaut and the two largest faces of the group photo."""
+    photos = bundled_photos()
+    group = photos["insightface/t1.jpg"]
+    people = [photos["skimage/astronaut"]]
+    for face in DlibFaceDetector()(group)[:2]:
+        left, top, right, bottom = face.box
+        pad = right - left
+        people.append(np.ascontiguousarray(group[max(top - pad, 0) : bottom + pad, max(left - pad, 0) : right + pad]))
+    return people
