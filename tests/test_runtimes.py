@@ -41,6 +41,12 @@ def aligned(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+def aligned_swap_args(aligned: dict[str, Path], checkpoint: Path, output: Path, *extra: str) -> list[str]:
+    """``mfs swap`` of the aligned source into the aligned target."""
+    return ["swap", "--source", str(aligned["source"]), "--target", str(aligned["target"]), "--output", str(output),
+            "--checkpoint", str(checkpoint), "--aligned", "--quiet", *extra]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_every_exported_format_loads_back_and_matches_pytorch(tmp_path, face_cache):
     torch.manual_seed(0)
@@ -87,28 +93,8 @@ def test_swap_with_an_exported_runtime_and_cuda_without_a_gpu(aligned, tiny_swap
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: --device cuda does not fall back")
     mfs = str(Path(sys.executable).parent / "mfs")
-    result = subprocess.run(
-        [
-            mfs,
-            "swap",
-            "--source",
-            str(aligned["source"]),
-            "--target",
-            str(aligned["target"]),
-            "--output",
-            str(tmp_path / "out.png"),
-            "--checkpoint",
-            str(tiny_swapper),
-            "--aligned",
-            "--quiet",
-            "--runtime",
-            "openvino",
-            "--device",
-            "cuda",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    args = aligned_swap_args(aligned, tiny_swapper, tmp_path / "out.png", "--runtime", "openvino", "--device", "cuda")
+    result = subprocess.run([mfs, *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if "--device cuda" in line] == [
         "mfs: --device cuda: no CUDA GPU is available here; running on the CPU"
@@ -127,23 +113,7 @@ def test_device_choices(capsys):
 def test_missing_runtime_package_is_one_line_naming_the_extra(aligned, tiny_swapper, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
     with pytest.raises(SystemExit) as exit_:
-        main(
-            [
-                "swap",
-                "--source",
-                str(aligned["source"]),
-                "--target",
-                str(aligned["target"]),
-                "--output",
-                str(tmp_path / "o.png"),
-                "--checkpoint",
-                str(tiny_swapper),
-                "--aligned",
-                "--quiet",
-                "--runtime",
-                "openvino",
-            ]
-        )
+        main(aligned_swap_args(aligned, tiny_swapper, tmp_path / "o.png", "--runtime", "openvino"))
     message = str(exit_.value.code)
     assert message.startswith("mfs swap: error: openvino is not installed: pip install 'mobilefaceswap[deploy]'")
     assert "\n" not in message and not (tmp_path / "o.png").exists()
