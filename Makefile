@@ -16,13 +16,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 
 test: install
 	$(BIN)/ruff check src tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 	$(MAKE) --no-print-directory wheel-check
 
 # The edit loop: ruff and the tests not marked slow (no end-to-end runs of mfs / mfs-train).
 test-fast: install
 	$(BIN)/ruff check src tests
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n auto -m "not slow"
 
 # The wheel, installed into a fresh virtualenv outside the source tree, runs from there.
 wheel-check: install

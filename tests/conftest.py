@@ -2,7 +2,14 @@
 a FaceForensics++-shaped tree."""
 
 import json
+import os
 from pathlib import Path
+
+# Under pytest-xdist each worker (and every process it starts) gets its share of the cores:
+# set before torch is imported, so workers do not oversubscribe the machine.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    share = (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, share)))
 
 import pytest
 import torch
