@@ -84,7 +84,10 @@ def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, com
             continue
         exported.append(student.arch)
         assert (
-            run_mfs("export", "--checkpoint", path, "--source", faces["source"], "--out", tmp_path / "export", "--name", ablation)
+            run_mfs(
+                "export", "--checkpoint", path, "--source", faces["source"], "--out", tmp_path / "export", "--name", ablation,
+                "--runtimes", "onnx",
+            )
             is None
         )
         assert (tmp_path / "export" / f"{ablation}.onnx").is_file()

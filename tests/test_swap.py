@@ -16,9 +16,9 @@ from mobilefaceswap.cli import main
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.inference.export import OnnxBaked
 from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.runtimes import OnnxBaked
 from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.inference.video import VIDEO_SUFFIXES, transcode
@@ -39,8 +39,8 @@ def assets(tmp_path_factory, tiny_swapper) -> dict[str, Path]:
     return {"swapper": tiny_swapper, **{p.stem: p for p in folder.iterdir()}}
 
 
-def mfs(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([MFS, *args], capture_output=True, text=True)
+def mfs(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([MFS, *args], capture_output=True, text=True, env=env)
 
 
 def swap(assets, target, output, *extra) -> subprocess.CompletedProcess:
@@ -290,7 +290,7 @@ def test_paste_back_touches_only_the_face_region():
 
 
 @pytest.mark.slow
-def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
+def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path, face_cache):
     result = mfs(
         "export",
         "--checkpoint",
@@ -299,18 +299,20 @@ def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
         str(assets["astronaut"]),
         "--out",
         str(tmp_path),
-        "--quantize",
+        "--runtimes",
+        "onnx,torchscript,onnx-int8",
+        env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["outputs"] == ["swapped", "mask"]
     assert report["files"]["onnx"]["max_abs_diff"] <= 1e-4 and report["files"]["torchscript"]["max_abs_diff"] <= 1e-4
-    assert (tmp_path / "astronaut.int8.onnx").is_file()
+    assert report["files"]["onnx-int8"]["psnr_db"] >= 35 and (tmp_path / "astronaut.int8.onnx").is_file()
     pipeline = FaceSwapPipeline(load_swapper(assets["swapper"]))
     pipeline.set_source(read_image(assets["astronaut"]))
     target = torch.rand(3, 3, 224, 224)
     with torch.no_grad():
-        expected = pipeline.baked(target)
+        expected = pipeline.network(target)
     for got in (
         OnnxBaked(str(tmp_path / "astronaut.onnx"))(target),
         torch.jit.load(tmp_path / "astronaut.torchscript.pt")(target),
@@ -320,15 +322,19 @@ def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_reports_every_measurement(tmp_path):
+def test_bench_reports_every_measurement(tmp_path, face_cache):
     out = tmp_path / "bench.json"
-    result = mfs("bench", "--seconds", "0", "--frames", "6", "--memory-seconds", "0.4", "1.2", "--out", str(out))
+    result = mfs(
+        "bench", "--seconds", "0", "--frames", "6", "--memory-seconds", "0.4", "1.2", "--variants", "onnx,onnx-int8",
+        "--out", str(out), env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     clips = {"pipeline_720p_1face_fps", "pipeline_720p_3faces_fps", "pipeline_1080p_1face_fps"}
-    assert set(report["fps"]) >= {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps"} | clips
+    networks = {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps"}
+    assert set(report["fps"]) >= networks | clips | {"idn_best_runtime_224_fps", "speedup_best_runtime_vs_simswap"}
     assert all(v > 0 for v in report["fps"].values())
-    assert set(report["targets"]) == {"idn_onnx_224_fps", "speedup_vs_simswap"} | clips
+    assert set(report["targets"]) == {"idn_onnx_224_fps", "speedup_vs_simswap", "speedup_best_runtime_vs_simswap"} | clips
     pipeline = report["pipeline"]
     assert pipeline["pipeline_720p_1face_fps"]["faces_per_frame"] == 1.0
     assert pipeline["pipeline_720p_3faces_fps"]["faces_per_frame"] == 3.0
@@ -341,3 +347,9 @@ def test_bench_reports_every_measurement(tmp_path):
     smoothing = report["smoothing"]["settings"]
     assert set(smoothing) == {"none", "exponential_average_0.5", "one_euro_default"}
     assert all(s["still_jitter_px"] >= 0 for s in smoothing.values())
+    runtimes = report["runtimes"]
+    assert set(runtimes["variants"]) == {"onnx", "onnx-int8"} and set(runtimes["simswap_fps"]) == {"torch", "onnx"}
+    for variant in runtimes["variants"].values():  # accuracy against fp32 PyTorch on held-out faces, and both ratios
+        assert variant["fps"] > 0 and variant["psnr_db"] >= 35 and variant["counts"]
+        assert variant["speedup_vs_simswap_torch"] > 0 and variant["speedup_vs_simswap_same_runtime"] > 0
+    assert runtimes["best"] in runtimes["variants"]

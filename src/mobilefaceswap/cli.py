@@ -4,6 +4,11 @@ import argparse
 import json
 import sys
 
+from mobilefaceswap.inference.device import DEVICES
+from mobilefaceswap.inference.formats import BENCH_VARIANTS, EXPORTED, RUNTIMES
+
+EXPORTED_NAMES = [runtime.name for runtime in EXPORTED]
+
 
 def _stats(args: argparse.Namespace) -> None:
     from mobilefaceswap.stats import format_networks, format_table, network_stats, student_stats
@@ -46,6 +51,7 @@ def _swap(args: argparse.Namespace) -> None:
         smoothing=args.smoothing,
         smoothing_beta=args.smoothing_beta,
         runtime=args.runtime,
+        device=args.device,
     )
     source = read_image(args.source)
     if args.aligned:
@@ -71,17 +77,20 @@ def _export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from mobilefaceswap.files import refuse_overwrite
+    from mobilefaceswap.inference.calibration import calibration_faces
     from mobilefaceswap.inference.export import export_baked
     from mobilefaceswap.inference.pipeline import FaceSwapPipeline
     from mobilefaceswap.inference.swap import read_image
     from mobilefaceswap.models.swapper import load_swapper
 
     name = args.name or Path(args.source).stem
-    for suffix in (".onnx", ".torchscript.pt", ".int8.onnx"):
-        refuse_overwrite(Path(args.out) / f"{name}{suffix}", {"--checkpoint": args.checkpoint, "--source": args.source}, "--out")
-    pipeline = FaceSwapPipeline(load_swapper(args.checkpoint))
+    runtimes = [RUNTIMES[r] for r in args.runtimes]
+    for file in (file for runtime in runtimes for file in runtime.files(name)):
+        refuse_overwrite(Path(args.out) / file, {"--checkpoint": args.checkpoint, "--source": args.source}, "--out")
+    pipeline = FaceSwapPipeline(load_swapper(args.checkpoint), device=args.device)
     pipeline.set_source(read_image(args.source))
-    report = export_baked(pipeline.baked, pipeline.swapper.crop_size, args.out, name, quantize=args.quantize)
+    faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
+    report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.out, name, faces, runtimes)
     print(json.dumps(report, indent=2))
 
 
@@ -95,8 +104,16 @@ def _bench(args: argparse.Namespace) -> None:
     if args.out:
         refuse_overwrite(Path(args.out), {"--checkpoint": args.checkpoint}, "--out")
     swapper = load_swapper(args.checkpoint) if args.checkpoint else None
-    report = run_bench(threads=args.threads, seconds=args.seconds, clip_frames=args.frames, swapper=swapper,
-                       memory_seconds=tuple(args.memory_seconds), checkpoint=args.checkpoint)
+    report = run_bench(
+        threads=args.threads,
+        seconds=args.seconds,
+        clip_frames=args.frames,
+        swapper=swapper,
+        memory_seconds=tuple(args.memory_seconds),
+        checkpoint=args.checkpoint,
+        device=args.device,
+        variants=tuple(args.variants),
+    )
     text = json.dumps(report, indent=2)
     if args.out:
         write_text_atomic(Path(args.out), text + "\n")
@@ -128,7 +145,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _evaluator_weights(args: argparse.Namespace) -> dict:
-    return dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface)
+    return dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
 
 
 def _print_scores(report: dict, as_json: bool) -> None:
@@ -230,6 +247,19 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _name_list(known: list[str]):
+    """An argparse type: comma-separated names, each one of ``known``."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{','.join(unknown) or repr(text)}: choose from {','.join(known)}")
+        return names
+
+    return parse
+
+
 def _add_scoring_arguments(command: argparse.ArgumentParser) -> None:
     """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
     command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
@@ -241,6 +271,7 @@ def _add_scoring_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--json", action="store_true", help="print the whole JSON report")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.add_argument("--device", choices=DEVICES, default="auto", help="where the swapper and the scoring networks run")
 
 
 def _add_teacher_run_arguments(command: argparse.ArgumentParser, overrides: str) -> None:
@@ -292,7 +323,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
     swap.add_argument("--codec", default="h264", help="video: h264 or hevc (default %(default)s)")
     swap.add_argument("--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (default %(default)s)")
     swap.add_argument("--preset", default="ultrafast", help="video: ultrafast .. veryslow, slower: smaller (default %(default)s)")
-    swap.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="run the baked network with")
+    swap.add_argument(
+        "--runtime", choices=RUNTIMES, default="torch", help="run the baked network with (int8: calibrated on the bundled faces)"
+    )
+    swap.add_argument("--device", choices=DEVICES, default="auto", help="auto: the GPU when there is one (fp16), else the CPU")
     swap.add_argument("--quiet", action="store_true", help="no progress bar")
     swap.add_argument("--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)")
     swap.add_argument("--c2pa-cert", help="PEM certificate chain (signer first): sign each output with a C2PA manifest")
@@ -300,12 +334,22 @@ def build_arg_parser() -> argparse.ArgumentParser:
     swap.add_argument("--c2pa-alg", default="es256", help="signing algorithm of the key (es256, es384, ps256, ed25519, ...)")
     swap.set_defaults(run=_swap)
 
-    export = commands.add_parser("export", help="bake a source identity and export ONNX and TorchScript")
+    export = commands.add_parser(
+        "export", help="bake a source identity and export it for every runtime, each checked against PyTorch"
+    )
     export.add_argument("--checkpoint", required=True, help="swapper file")
     export.add_argument("--source", required=True, help="image of the source face")
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--name", help="file name stem (default: the source's)")
-    export.add_argument("--quantize", action="store_true", help="also an int8 dynamic-quantised ONNX")
+    export.add_argument(
+        "--runtimes",
+        type=_name_list(EXPORTED_NAMES),
+        default=EXPORTED_NAMES,
+        help=f"comma-separated formats to write (default: all: {','.join(EXPORTED_NAMES)})",
+    )
+    export.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where the identity is injected (the checks run on the CPU)"
+    )
     export.set_defaults(run=_export)
 
     bench = commands.add_parser("bench", help="fps of the baked student, SimSwap and the 720p video pipeline")
@@ -317,6 +361,18 @@ def build_arg_parser() -> argparse.ArgumentParser:
     bench.add_argument("--frames", type=int, default=100, help="frames of each pipeline clip (720p one face, three faces, 1080p)")
     bench.add_argument("--memory-seconds", type=float, nargs=2, default=[10.0, 60.0], metavar=("SHORT", "LONG"),
                        help="lengths of the two 720p clips whose peak RSS under mfs swap is compared")
+    bench.add_argument(
+        "--variants",
+        type=_name_list(BENCH_VARIANTS),
+        default=BENCH_VARIANTS,
+        help=f"comma-separated runtime variants of the baked network to measure (default: all: {','.join(BENCH_VARIANTS)})",
+    )
+    bench.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="cuda: also the networks on the GPU (PyTorch fp16, ONNX Runtime's CUDA provider)",
+    )
     bench.set_defaults(run=_bench)
 
     verify = commands.add_parser("verify", help="is a file (or each file of a folder) marked as synthetic: watermark, metadata")

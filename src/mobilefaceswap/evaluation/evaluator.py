@@ -18,6 +18,7 @@ from tqdm import tqdm
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import refuse_overwrite, write_json_atomic
+from mobilefaceswap.inference.device import resolve_device
 from mobilefaceswap.inference.swap import read_image
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
@@ -73,19 +74,25 @@ class SwapEvaluator:
     or Hopenet (``hopenet_weights``). FID when Inception weights are found."""
 
     def __init__(
-        self, inception_weights: str | None = None, hopenet_weights: str | None = None, cosface_weights: str | None = None
+        self,
+        inception_weights: str | None = None,
+        hopenet_weights: str | None = None,
+        cosface_weights: str | None = None,
+        device: str = "cpu",
     ):
+        self.device = resolve_device(device)  # of the Hopenet and CosFace networks
         self.detector = DlibFaceDetector()
         self.inception = find_inception(inception_weights)
         if self.inception is None:
             build_fid(inception_weights)  # says, once, why no FID is reported
         self.hopenet = None
         if hopenet_weights is not None:
-            self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval()
+            self.hopenet = load_pretrained(Hopenet(), hopenet_weights, "--hopenet", "a Hopenet state dict").eval().to(self.device)
         self.embed_identity = DlibIdentityEmbedder()
         if cosface_weights is not None:
             net = load_recognition_network(cosface_weights, "--cosface")
-            self.embed_identity = NetworkIdentityEmbedder(IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3))
+            encoder = IdentityEncoder(net.eval(), mean=(0.5,) * 3, std=(0.5,) * 3).to(self.device)
+            self.embed_identity = NetworkIdentityEmbedder(encoder)
         self.backends = {
             "identity": "CosFace network " + str(cosface_weights) if cosface_weights is not None else "dlib 128-d recogniser",
             "pose": "Hopenet " + str(hopenet_weights) if self.hopenet else "dlib 68 landmarks + solvePnP",
@@ -98,7 +105,7 @@ class SwapEvaluator:
             return torch.tensor(landmark_pose(face, image.shape[:2]), dtype=torch.float32)
         x0, y0, x1, y1 = hopenet_box(face.box, image.shape)
         crop = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255
-        return self.hopenet(crop)[0]
+        return self.hopenet(crop.to(self.device))[0].cpu()
 
     def _face(self, image: np.ndarray, what: Path):
         faces = self.detector(image)

@@ -269,9 +269,10 @@ def evaluate_ffpp(
     swapper=None,
     method: str | None = None,
     progress: bool = True,
+    device: str = "cpu",
 ) -> dict:
-    """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``)
-    or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
+    """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``;
+    run on ``device``) or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
     root, out = Path(protocol.root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"the output folder {out} is inside the dataset {root}; choose a folder outside it")
@@ -281,7 +282,7 @@ def evaluate_ffpp(
     if method is not None:
         items, swapped, failed = swaps_of_method(items, root, method, protocol.compression, out / name, progress=progress)
     else:
-        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper), out / name, progress=progress)
+        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper, device=device), out / name, progress=progress)
     if not items:
         raise DataError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
     manifest = write_manifest(out / name / "manifest.csv", items, swapped)
@@ -302,5 +303,5 @@ def score_on_ffpp(
         name, swapper = method, None
     else:
         name, swapper = Path(checkpoint).stem, load_swapper(checkpoint)
-    report = evaluate_ffpp(evaluator, protocol, Path(out), name, swapper, method, progress=progress)
+    report = evaluate_ffpp(evaluator, protocol, Path(out), name, swapper, method, progress=progress, device=evaluator.device.type)
     return report, Path(out) / name

@@ -1,74 +1,23 @@
-"""Export of a baked student (one identity injected) for devices: ONNX, TorchScript, int8 ONNX.
+"""Export of a baked student (one identity injected) for devices, in every runtime's format.
 
 Outputs are (swapped image, fusion mask), both in [0, 1]; every file is checked against
-PyTorch before it is kept.
+PyTorch before it is kept: fp32 formats by their largest difference on random targets, int8
+ones by their PSNR on aligned faces that their calibration never saw.
 """
 
-import io
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from mobilefaceswap.files import write_atomic
-
-PARITY_TOLERANCE = 1e-4  # max abs difference allowed for fp32 exports
+from mobilefaceswap.inference.calibration import MIN_PSNR_DB, CalibrationFaces, psnr
+from mobilefaceswap.inference.formats import EXPORTED, Runtime
+from mobilefaceswap.inference.runtimes import build_runner, load_runner
 
 
 class ExportError(RuntimeError):
     """An exported model does not reproduce the PyTorch one."""
-
-
-def onnx_bytes(baked: nn.Module, size: int) -> bytes:
-    """The baked network as an ONNX model with a dynamic batch: target -> (swapped, mask)."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
-        torch.onnx.export(
-            baked.eval(),
-            (torch.rand(1, 3, size, size),),
-            buffer,
-            dynamo=False,
-            opset_version=17,
-            input_names=["target"],
-            output_names=["swapped", "mask"],
-            dynamic_axes={"target": {0: "batch"}, "swapped": {0: "batch"}, "mask": {0: "batch"}},
-        )
-    return buffer.getvalue()
-
-
-def onnx_session(model: bytes | str, threads: int = 2, spinning: bool = True):
-    """``spinning=False`` when other threads need the cores (the video pipeline's decoder and
-    encoder): idle ONNX Runtime threads then sleep instead of busy-waiting."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-
-class OnnxBaked:
-    """A baked network run by ONNX Runtime, called like the PyTorch module."""
-
-    def __init__(self, model: bytes | str, threads: int = 2, spinning: bool = True):
-        self.session = onnx_session(model, threads, spinning)
-
-    @classmethod
-    def from_module(cls, baked: nn.Module, size: int, threads: int = 2, spinning: bool = True) -> "OnnxBaked":
-        return cls(onnx_bytes(baked, size), threads, spinning)
-
-    def run(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 3, S, S) float32 in [0, 1] -> swapped (B, 3, S, S), mask (B, 1, S, S)."""
-        swapped, mask = self.session.run(None, {"target": np.ascontiguousarray(target, dtype=np.float32)})
-        return swapped, mask
-
-    def __call__(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        swapped, mask = self.run(target.detach().cpu().numpy())
-        return torch.from_numpy(swapped), torch.from_numpy(mask)
 
 
 @torch.no_grad()
@@ -77,35 +26,50 @@ def max_difference(reference: nn.Module, candidate, size: int, seed: int = 0) ->
     return max(float((a - b.float()).abs().max()) for a, b in zip(reference(target), candidate(target)))
 
 
-def export_baked(baked: nn.Module, size: int, out_dir: str | Path, name: str, quantize: bool = False) -> dict:
-    """Write ``name.onnx`` and ``name.torchscript.pt`` (and ``name.int8.onnx``) into ``out_dir``."""
-    out_dir = Path(out_dir)
-    baked = baked.eval()
+@torch.no_grad()
+def held_out_psnr(reference: nn.Module, candidate, faces: np.ndarray) -> float:
+    """PSNR in dB of the candidate's swapped faces against PyTorch's."""
+    target = torch.from_numpy(faces)
+    return psnr(reference(target)[0].numpy(), candidate(target)[0].numpy())
+
+
+def export_baked(
+    baked: nn.Module,
+    size: int,
+    out_dir: str | Path,
+    name: str,
+    faces: CalibrationFaces,
+    runtimes: list[Runtime] = EXPORTED,
+    threads: int = 2,
+) -> dict:
+    """Write ``name<suffix>`` into ``out_dir`` for each runtime; ``faces`` calibrate the int8 ones.
+    Checked on the CPU in fp32, as the files are written (on a GPU, fp16 would blur the check)."""
+    baked = baked.eval().to("cpu", torch.float32)
     report = {"input": [1, 3, size, size], "outputs": ["swapped", "mask"], "files": {}}
-
-    model = onnx_bytes(baked, size)
-    onnx_error = max_difference(baked, OnnxBaked(model), size)
-    if onnx_error > PARITY_TOLERANCE:
-        raise ExportError(f"ONNX export differs from PyTorch by {onnx_error:.2e} (> {PARITY_TOLERANCE:g})")
-    onnx_path = write_atomic(out_dir / f"{name}.onnx", lambda tmp: Path(tmp).write_bytes(model))
-    report["files"]["onnx"] = {"path": str(onnx_path), "max_abs_diff": onnx_error}
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scripted = torch.jit.trace(baked, torch.rand(1, 3, size, size))
-    script_error = max_difference(baked, scripted, size)
-    if script_error > PARITY_TOLERANCE:
-        raise ExportError(f"TorchScript export differs from PyTorch by {script_error:.2e} (> {PARITY_TOLERANCE:g})")
-    script_path = write_atomic(out_dir / f"{name}.torchscript.pt", lambda tmp: torch.jit.save(scripted, tmp))
-    report["files"]["torchscript"] = {"path": str(script_path), "max_abs_diff": script_error}
-
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        int8_path = out_dir / f"{name}.int8.onnx"
-        write_atomic(int8_path, lambda tmp: quantize_dynamic(str(onnx_path), tmp, weight_type=QuantType.QUInt8))
-        report["files"]["int8_onnx"] = {
-            "path": str(int8_path),
-            "max_abs_diff": max_difference(baked, OnnxBaked(str(int8_path)), size),
-        }
+    for runtime in runtimes:
+        path = build_runner(runtime, baked, size, threads, calibration=faces.calibration).save(
+            Path(out_dir) / f"{name}{runtime.suffix}"
+        )
+        try:
+            check = parity(runtime, baked, load_runner(runtime, path, threads), size, faces)
+        except ExportError:
+            for file in runtime.files(name):  # never leave a file that failed its check
+                Path(out_dir, file).unlink(missing_ok=True)
+            raise
+        report["files"][runtime.name] = {"path": str(path), **check}
     return report
+
+
+def parity(runtime: Runtime, baked: nn.Module, runner, size: int, faces: CalibrationFaces) -> dict:
+    """The check of an exported file as it loads back, or ExportError."""
+    if runtime.int8:
+        quality = held_out_psnr(baked, runner, faces.held_out)
+        if quality < MIN_PSNR_DB:
+            raise ExportError(
+                f"{runtime.name} export reaches {quality:.1f} dB PSNR against PyTorch on held-out faces (< {MIN_PSNR_DB:g})"
+            )
+        return {"psnr_db": round(quality, 2)}
+    error = max_difference(baked, runner, size)
+    if error > runtime.tolerance:
+        raise ExportError(f"{runtime.name} export differs from PyTorch by {error:.2e} (> {runtime.tolerance:g})")
+    return {"max_abs_diff": error}

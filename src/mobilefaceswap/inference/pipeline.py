@@ -12,15 +12,17 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 from torch import nn
 
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DetectedFace, DlibFaceDetector, DlibFaceRecognizer
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
-from mobilefaceswap.inference.export import OnnxBaked
+from mobilefaceswap.inference.calibration import calibration_faces
+from mobilefaceswap.inference.device import runtime_device
+from mobilefaceswap.inference.formats import RUNTIMES
 from mobilefaceswap.inference.paste import paste_back
+from mobilefaceswap.inference.runtimes import BakedRunner, build_runner
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF, LandmarkFilter
 from mobilefaceswap.inference.stage_times import StageTimes
 from mobilefaceswap.models.swapper import Swapper
@@ -64,11 +66,16 @@ class FaceSwapPipeline:
         smoothing_beta: float = SMOOTHING_BETA,
         only_threshold: float = DlibFaceRecognizer.same_person_distance,
         runtime: str = "torch",
+        device: str = "cpu",
     ):
-        if runtime not in ("torch", "onnx"):
-            raise ValueError(f"runtime={runtime!r}: use torch or onnx")
-        self.runtime = runtime
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime={runtime!r}: use one of {', '.join(RUNTIMES)}")
+        self.runtime = RUNTIMES[runtime]
+        self.device = runtime_device(self.runtime, device)
         self.swapper = swapper
+        if self.device.type == "cuda":  # the identity is injected on the GPU too
+            swapper.student.cuda()
+            swapper.identity.cuda()
         self.detector = detector or DlibFaceDetector()
         self.recognizer = DlibFaceRecognizer()
         self.redetect_every = max(1, redetect_every)
@@ -76,7 +83,8 @@ class FaceSwapPipeline:
         self.smoothing = smoothing  # One Euro minimum cutoff (Hz); 0: none
         self.smoothing_beta = smoothing_beta  # how fast the cutoff rises with speed (per eye distance per second)
         self.only_threshold = only_threshold
-        self.baked: nn.Module | OnnxBaked | None = None
+        self.network: nn.Module | None = None
+        self.baked: BakedRunner | None = None
         self.reference: np.ndarray | None = None  # descriptor of the --only face
         self.times = StageTimes()
         self.reset()
@@ -100,9 +108,12 @@ class FaceSwapPipeline:
         return aligned if aligned.shape[:2] == (size, size) else cv2.resize(aligned, (size, size), interpolation=cv2.INTER_AREA)
 
     def set_aligned_source(self, crop: np.ndarray) -> None:
-        baked = self.swapper.bake(to_tensor(self.as_crop(crop))[None])
-        onnx = self.runtime == "onnx"
-        self.baked = OnnxBaked.from_module(baked, self.swapper.crop_size, spinning=False) if onnx else baked
+        baked = self.swapper.bake(to_tensor(self.as_crop(crop))[None].to(self.device))
+        size, template = self.swapper.crop_size, self.swapper.template
+        calibration = calibration_faces(size, template).calibration if self.runtime.int8 else None  # aligned as the targets are
+        self.network = baked  # the fp32 PyTorch network, whatever runs it (mfs export writes it)
+        # ONNX Runtime's idle threads sleep: the decoder and encoder threads need the cores
+        self.baked = build_runner(self.runtime, baked, size, device=self.device, calibration=calibration, spinning=False)
 
     def only_faces_like(self, image: np.ndarray) -> None:
         """Swap only faces of the person in ``image`` (dlib descriptor distance below the threshold)."""
@@ -120,11 +131,7 @@ class FaceSwapPipeline:
         """Aligned target crops (N, S, S, 3) uint8 -> raw swapped crops (N, S, S, 3) uint8 and fusion
         masks (N, S, S), in one call."""
         target = crops.transpose(0, 3, 1, 2).astype(np.float32) / 255  # numpy only: no torch threads wake up
-        if isinstance(self.baked, OnnxBaked):
-            image, mask = self.baked.run(target)
-        else:
-            with torch.no_grad():
-                image, mask = (t.numpy() for t in self.baked(torch.from_numpy(target)))
+        image, mask = self.baked.run(target)
         return (image.transpose(0, 2, 3, 1).clip(0, 1) * 255 + 0.5).astype(np.uint8), mask[:, 0]
 
     def swap_aligned(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -64,4 +64,5 @@ class NetworkIdentityEmbedder:
     @torch.no_grad()
     def __call__(self, image: np.ndarray, face: DetectedFace) -> torch.Tensor:
         crop, _ = align_face(image, face.landmarks5, 112)
-        return self.encoder(torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255).z[0]
+        device = next(self.encoder.parameters()).device
+        return self.encoder(torch.from_numpy(crop).permute(2, 0, 1)[None].to(device).float() / 255).z[0].cpu()
