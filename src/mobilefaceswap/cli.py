@@ -113,6 +113,7 @@ def _bench(args: argparse.Namespace) -> None:
         checkpoint=args.checkpoint,
         device=args.device,
         variants=tuple(args.variants),
+        pipeline_runtime=args.pipeline_runtime,
     )
     text = json.dumps(report, indent=2)
     if args.out:
@@ -372,6 +373,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         choices=DEVICES,
         default="cpu",
         help="cuda: also the networks on the GPU (PyTorch fp16, ONNX Runtime's CUDA provider)",
+    )
+    bench.add_argument(
+        "--pipeline-runtime", choices=RUNTIMES, default="onnx", help="what runs the baked network in the video pipeline"
     )
     bench.set_defaults(run=_bench)
 

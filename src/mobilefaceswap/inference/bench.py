@@ -178,6 +178,7 @@ def run_bench(
     checkpoint: str | None = None,
     device: str = "cpu",
     variants: tuple[str, ...] = tuple(BENCH_VARIANTS),
+    pipeline_runtime: str = "onnx",
 ) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -199,7 +200,7 @@ def run_bench(
     results["idn_best_runtime_224_fps"] = runtimes["variants"][runtimes["best"]]["fps"]
     results["speedup_best_runtime_vs_simswap"] = runtimes["variants"][runtimes["best"]]["speedup_vs_simswap_torch"]
 
-    video = run_video_bench(swapper, clip_frames, memory_seconds, checkpoint)
+    video = run_video_bench(swapper, clip_frames, memory_seconds, checkpoint, pipeline_runtime)
     results.update({name: entry["fps"] for name, entry in video["pipeline"].items()})
     return {
         "machine": machine(),
@@ -211,7 +212,8 @@ def run_bench(
             "and over three people side by side at 1280x720",
             "pipeline": "mfs swap's video path: decoding and encoding on threads of their own, dlib detection on downscaled "
             "frames (window every 5 frames, full frame every 50), optical-flow tracking, One Euro smoothing, "
-            "baked IDN in ONNX Runtime (faces of a frame in one batch), paste-back, watermark, H.264 at mfs swap's defaults",
+            f"baked IDN in runtime {pipeline_runtime} (faces of a frame in one batch), paste-back, watermark, "
+            "H.264 at mfs swap's defaults",
             "memory": f"peak RSS of mfs swap on 720p clips of {memory_seconds[0]:g} s and {memory_seconds[1]:g} s",
         },
         "fps": {k: round(v, 2) for k, v in results.items()},

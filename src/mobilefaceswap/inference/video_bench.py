@@ -166,7 +166,11 @@ def smoothing_quality(swapper: Swapper, settings: dict[str, tuple[float, float]]
 
 
 def run_video_bench(
-    swapper: Swapper, clip_frames: int, memory_seconds: tuple[float, float], checkpoint: str | None = None
+    swapper: Swapper,
+    clip_frames: int,
+    memory_seconds: tuple[float, float],
+    checkpoint: str | None = None,
+    runtime: str = "onnx",
 ) -> dict:
     """The video entries of ``mfs bench``'s report: ``pipeline`` (per clip), ``memory``, ``smoothing``, ``targets``."""
     photos = bundled_photos()
@@ -181,7 +185,7 @@ def run_video_bench(
         folder = Path(tmp)
         for name, (size, image) in clips.items():
             clip = make_sample_clip(folder / f"{name}.mp4", image, size, clip_frames)
-            pipeline[name] = time_pipeline(swapper, clip, folder / f"{name}.out.mp4", source)
+            pipeline[name] = time_pipeline(swapper, clip, folder / f"{name}.out.mp4", source, runtime)
             fps[name] = pipeline[name]["fps"]
         if checkpoint is None:
             checkpoint = str(folder / "swapper.pt")
