@@ -261,6 +261,12 @@ def _name_list(known: list[str]):
     return parse
 
 
+def _add_name_list_argument(command: argparse.ArgumentParser, flag: str, known: list[str], what: str) -> None:
+    """``flag NAME,NAME,...``: some of ``known``, all of them by default."""
+    text = f"comma-separated {what} (default: all: {','.join(known)})"
+    command.add_argument(flag, type=_name_list(known), default=known, help=text)
+
+
 def _add_scoring_arguments(command: argparse.ArgumentParser) -> None:
     """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
     command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
@@ -342,12 +348,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     export.add_argument("--source", required=True, help="image of the source face")
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--name", help="file name stem (default: the source's)")
-    export.add_argument(
-        "--runtimes",
-        type=_name_list(EXPORTED_NAMES),
-        default=EXPORTED_NAMES,
-        help=f"comma-separated formats to write (default: all: {','.join(EXPORTED_NAMES)})",
-    )
+    _add_name_list_argument(export, "--runtimes", EXPORTED_NAMES, "formats to write")
     export.add_argument(
         "--device", choices=DEVICES, default="auto", help="where the identity is injected (the checks run on the CPU)"
     )
@@ -362,12 +363,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     bench.add_argument("--frames", type=int, default=100, help="frames of each pipeline clip (720p one face, three faces, 1080p)")
     bench.add_argument("--memory-seconds", type=float, nargs=2, default=[10.0, 60.0], metavar=("SHORT", "LONG"),
                        help="lengths of the two 720p clips whose peak RSS under mfs swap is compared")
-    bench.add_argument(
-        "--variants",
-        type=_name_list(BENCH_VARIANTS),
-        default=BENCH_VARIANTS,
-        help=f"comma-separated runtime variants of the baked network to measure (default: all: {','.join(BENCH_VARIANTS)})",
-    )
+    _add_name_list_argument(bench, "--variants", BENCH_VARIANTS, "runtime variants of the baked network to measure")
     bench.add_argument(
         "--device",
         choices=DEVICES,

@@ -174,13 +174,7 @@ class OnnxBaked(BakedRunner):
 
     @classmethod
     def from_module(
-        cls,
-        baked: nn.Module,
-        size: int,
-        threads: int = 2,
-        device: torch.device = CPU,
-        calibration: np.ndarray | None = None,
-        spinning: bool = True,
+        cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration=None, spinning: bool = True
     ) -> "OnnxBaked":
         model = onnx_bytes(baked, size)
         return cls(model if calibration is None else onnx_int8_static(model, calibration), threads, device, spinning)
@@ -209,13 +203,7 @@ class OpenVinoBaked(BakedRunner):
 
     @classmethod
     def from_module(
-        cls,
-        baked: nn.Module,
-        size: int,
-        threads: int = 2,
-        device: torch.device = CPU,
-        calibration: np.ndarray | None = None,
-        precision: str = "f32",
+        cls, baked: nn.Module, size: int, threads: int = 2, device: torch.device = CPU, calibration=None, precision: str = "f32"
     ) -> "OpenVinoBaked":
         ov = require("openvino")
         model = ov.convert_model(io.BytesIO(onnx_bytes(baked, size)))
