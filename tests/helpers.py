@@ -45,6 +45,21 @@ def run_mfs_train(*overrides: str, cwd: Path, cache: Path, timeout: int = 600) -
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def export_identity_onnx(net: torch.nn.Module, path: Path) -> Path:
+    """An identity network as the ONNX file ``identity.pretrained`` takes: data -> (embedding, map)."""
+    torch.onnx.export(
+        net.eval(),
+        (torch.rand(1, 3, 112, 112),),
+        path,
+        dynamo=False,
+        do_constant_folding=False,
+        opset_version=13,
+        input_names=["data"],
+        output_names=["embedding", "map"],
+    )
+    return path
+
+
 def last_checkpoint(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
 

@@ -23,6 +23,8 @@ from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.models.teachers import FaceShifterGenerator, SimSwapGenerator
 from mobilefaceswap.stats import network_stats
 
+from helpers import export_identity_onnx
+
 TINY_IRSE = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}
 
 
@@ -274,16 +276,7 @@ def test_network_sizes_beside_table_1():
 
 def test_onnx_identity_that_does_not_fit_the_student_is_refused(tmp_path):
     small = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 128), embedding_dim=256, use_se=False).eval()
-    torch.onnx.export(
-        small,
-        (torch.rand(1, 3, 112, 112),),
-        tmp_path / "small.onnx",
-        dynamo=False,
-        do_constant_folding=False,
-        opset_version=13,
-        input_names=["data"],
-        output_names=["embedding", "map"],
-    )
+    export_identity_onnx(small, tmp_path / "small.onnx")
     with pytest.raises(WeightsError, match=r"the student needs \(1, 512\) and \(1, 512, 7, 7\)"):
         build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))
 

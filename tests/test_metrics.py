@@ -12,6 +12,8 @@ from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError
 from mobilefaceswap.metrics.identity import DlibIdentityEmbedder
 from mobilefaceswap.metrics.pose import Hopenet, landmark_pose
 
+from helpers import export_identity_onnx
+
 
 def test_retrieval_is_perfect_when_swapped_equals_source():
     source = F.normalize(torch.randn(40, 128), dim=1)
@@ -219,16 +221,7 @@ def test_eval_swaps_with_hopenet_and_cosface_weights(tmp_path):
     torch.manual_seed(0)
     torch.save(Hopenet().state_dict(), tmp_path / "hopenet.pth")
     cosface = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 512), use_se=False).eval()
-    torch.onnx.export(
-        cosface,
-        (torch.rand(1, 3, 112, 112),),
-        tmp_path / "cosface.onnx",
-        dynamo=False,
-        do_constant_folding=False,
-        opset_version=13,
-        input_names=["data"],
-        output_names=["embedding", "map"],
-    )
+    export_identity_onnx(cosface, tmp_path / "cosface.onnx")
     manifest = _manifest(tmp_path, [(f"face{i}.png", f"face{(i + 1) % 3}.png", f"face{i}.png") for i in range(3)])
     result, report = _eval(manifest, "--hopenet", str(tmp_path / "hopenet.pth"), "--cosface", str(tmp_path / "cosface.onnx"))
     assert result.returncode == 0, result.stderr

@@ -25,16 +25,10 @@ from mobilefaceswap.models.recognition import IResNet, load_recognition_network
 from mobilefaceswap.models.swapper import load_swapper, save_swapper
 from mobilefaceswap.table2 import protocol_sentence
 
-from helpers import ABLATIONS
+from helpers import ABLATIONS, export_identity_onnx
 from helpers import TINY_IDENTITY as TINY
 
 BIN = Path(sys.executable).parent
-
-
-def export_onnx(net: torch.nn.Module, path: Path) -> Path:
-    torch.onnx.export(net.eval(), (torch.rand(1, 3, 112, 112),), path, dynamo=False, do_constant_folding=False,
-                      opset_version=13, input_names=["data"], output_names=["embedding", "map"])
-    return path
 
 
 def run_mfs(*args: str) -> str | None:
@@ -63,7 +57,8 @@ def faces(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.slow
 def test_every_ablation_swapper_works_in_swap_export_and_eval_ffpp(tmp_path, compose_train, faces, ffpp, capsys):
     assert len(ABLATIONS) == 11
-    onnx_identity = export_onnx(IRSEResNet(**{**TINY, "use_se": False}), tmp_path / "identity.onnx")  # insightface's have no SE
+    no_se = IRSEResNet(**{**TINY, "use_se": False})  # insightface's have no SE
+    onnx_identity = export_identity_onnx(no_se, tmp_path / "identity.onnx")
     exported = []
     for i, ablation in enumerate(ABLATIONS):
         torch.manual_seed(i)
@@ -192,7 +187,8 @@ def test_hopenet_crop_and_transform_follow_its_reference_code():
 @pytest.mark.slow
 def test_table2_row_scored_with_the_paper_protocol(tmp_path, face_cache, ffpp):
     torch.manual_seed(0)
-    cosface = export_onnx(IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 512), use_se=False), tmp_path / "cosface.onnx")
+    cosface_net = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 512), use_se=False)
+    cosface = export_identity_onnx(cosface_net, tmp_path / "cosface.onnx")
     hopenet = tmp_path / "hopenet_robust_alpha1.pkl"
     torch.save(Hopenet().state_dict(), hopenet)
     env = dict(os.environ, WANDB_MODE="offline", PYTHONUNBUFFERED="1")
