@@ -19,7 +19,7 @@ from mobilefaceswap.models import identity as identity_module
 from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures, IRSEResNet
 from mobilefaceswap.models.pretrained import WeightsError, load_pretrained
-from mobilefaceswap.models.swapper import load_swapper
+from mobilefaceswap.models.swapper import load_swapper, save_swapper
 from mobilefaceswap.models.teachers import FaceShifterGenerator, SimSwapGenerator
 from mobilefaceswap.stats import network_stats
 
@@ -292,3 +292,18 @@ def test_smoke_profile_keeps_the_real_architecture_of_given_weights(tmp_path, co
     torch.save(SimSwapGenerator(base_channels=8, n_blocks=2).state_dict(), shrunk)
     with pytest.raises(WeightsError, match=r"does not match SimSwapGenerator\(base_channels=64, n_blocks=9, crop_size=224\)"):
         build_teacher(compose_train("profile=smoke", f"teacher.pretrained={shrunk}").teacher)
+
+
+@pytest.mark.slow
+def test_a_swapper_teacher_is_built_with_the_switches_its_file_records(tmp_path, compose_train):
+    # depthwise_demodulation renames and reshapes nothing: only the recorded switches tell it apart.
+    trained = MobileFaceSwap(depthwise_demodulation=True).eval()
+    identity = IdentityEncoder(IRSEResNet(**TINY_IRSE))
+    path = save_swapper(tmp_path / "student.pt", trained, identity, crop_size=224, identity_arch=TINY_IRSE)
+    teacher_cfg = lambda *more: compose_train("teacher=mobilefaceswap", f"teacher.pretrained={path}", *more).teacher
+    with pytest.raises(WeightsError, match="add teacher.net.depthwise_demodulation=true"):
+        build_teacher(teacher_cfg())
+    teacher = build_teacher(teacher_cfg("teacher.net.depthwise_demodulation=true"))
+    target, z_id, id_map = torch.rand(1, 3, 224, 224), torch.randn(1, 512), torch.randn(1, 512, 7, 7)
+    with torch.no_grad():
+        assert torch.equal(teacher.generator(target, z_id, id_map), trained(target, z_id, id_map).image)

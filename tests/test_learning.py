@@ -88,6 +88,9 @@ def test_distillation_gap_is_zero_for_a_copy_of_the_teacher_and_sees_a_student_t
     gap = distillation_gap(copy.eval(), teacher, faces, identity(faces))
     assert gap["l1"] == 0 and gap["source_correlation"] == pytest.approx(1.0) and gap["pairs"] == 12
     assert gap["teacher_source_effect"] > 1e-3
+    # Other faces as the sources of the same targets (the training identities, in the learning curve).
+    seen = distillation_gap(copy.eval(), teacher, faces[:2], identity(faces[:2]), sources=(faces[2:], identity(faces[2:])))
+    assert seen["l1"] == 0 and seen["source_correlation"] == pytest.approx(1.0) and seen["pairs"] == 4
 
     class EchoStudent(torch.nn.Module):
         def forward(self, target, z, id_map):
@@ -109,5 +112,7 @@ def test_learning_curve_experiment_writes_the_curve_and_the_heldout_gap_shrinks(
     history = json.loads((run_dir / "learning_curve.json").read_text())["history"]
     assert [h["step"] for h in history] == [0, 15, 30]
     assert history[-1]["l1"] < history[0]["l1"]
+    # In eval mode the student has begun to use its source (it barely did before depthwise demodulation).
+    assert history[-1]["seen_student_source_effect"] > 10 * history[0]["seen_student_source_effect"]
     assert set(history[0]["activation_scale"]) >= {"encoder.0", "decoder.3", "head.1", "fusion.0"}
     assert (run_dir / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

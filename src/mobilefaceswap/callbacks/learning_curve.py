@@ -16,6 +16,7 @@ from mobilefaceswap.learning.plot import plot_curves
 log = logging.getLogger(__name__)
 
 GAP_KEYS = ("l1", "psnr", "source_correlation", "student_source_effect")
+SEEN_KEYS = ("source_correlation", "student_source_effect", "teacher_source_effect")  # training sources, held-out targets
 
 
 class CurveHistory(L.Callback):
@@ -33,10 +34,11 @@ class CurveHistory(L.Callback):
 
 class LearningCurveLogger(CurveHistory):
     """At step 0, every ``every_n_steps`` and at the end: :func:`distillation_gap` on up to
-    ``max_faces`` validation faces of distinct identities (every ordered pair), and the student's
-    per-stage activation scale on the first of those pairs. The student is scored in eval mode, as
-    it is used. Logs ``heldout/<key>`` and writes ``learning_curve.json`` and ``learning_curve.png``
-    into the run directory. Rank zero only.
+    ``max_faces`` validation faces of distinct identities (every ordered pair), again with up to
+    ``max_faces`` training identities as the sources of those held-out targets (``seen_*``), and
+    the student's per-stage activation scale on the first held-out pair. The student is scored in
+    eval mode, as it is used. Logs ``heldout/<key>`` and writes ``learning_curve.json`` and
+    ``learning_curve.png`` into the run directory. Rank zero only.
     """
 
     def __init__(self, every_n_steps: int = 5000, max_faces: int = 8):
@@ -44,8 +46,8 @@ class LearningCurveLogger(CurveHistory):
         self.every_n_steps = every_n_steps
         self.max_faces = max_faces
 
-    def heldout_faces(self, trainer: L.Trainer) -> torch.Tensor:
-        faces = trainer.datamodule.val_set.faces
+    def one_face_per_identity(self, dataset) -> torch.Tensor:
+        faces = dataset.faces
         _, first = np.unique(np.asarray(faces.identities), return_index=True)
         return torch.stack([to_tensor(faces.images[int(i)]) for i in sorted(first)[: self.max_faces]])
 
@@ -55,18 +57,22 @@ class LearningCurveLogger(CurveHistory):
             return
         if pl_module.teacher is None:
             return  # no teacher to be measured against
-        faces = self.heldout_faces(trainer).to(pl_module.device)
+        faces = self.one_face_per_identity(trainer.datamodule.val_set).to(pl_module.device)
+        seen = self.one_face_per_identity(trainer.datamodule.train_set).to(pl_module.device)
         was_training = pl_module.training
         pl_module.eval()
         student = pl_module.student
         features = pl_module.identity(faces)
         gap = distillation_gap(student, pl_module.teacher, faces, features)
+        seen_gap = distillation_gap(student, pl_module.teacher, faces, features, sources=(seen, pl_module.identity(seen)))
+        gap.update({f"seen_{k}": seen_gap[k] for k in SEEN_KEYS})
         scales = activation_scales(student, faces[1:2], features.z[:1], features.map[:1])  # source 0 on target 1
         pl_module.train(was_training)
         self.history.append({"step": trainer.global_step, **gap, "activation_scale": scales})
+        keys = (*GAP_KEYS, *(f"seen_{k}" for k in SEEN_KEYS))
         for logger in trainer.loggers:
-            logger.log_metrics({f"heldout/{k}": gap[k] for k in GAP_KEYS}, step=trainer.global_step)
-        log.info("step %d held-out: %s", trainer.global_step, ", ".join(f"{k}={gap[k]:.4g}" for k in GAP_KEYS))
+            logger.log_metrics({f"heldout/{k}": gap[k] for k in keys}, step=trainer.global_step)
+        log.info("step %d held-out: %s", trainer.global_step, ", ".join(f"{k}={gap[k]:.4g}" for k in keys))
         self.write(Path(trainer.default_root_dir))
 
     def write(self, run_dir: Path) -> None:
@@ -80,7 +86,10 @@ class LearningCurveLogger(CurveHistory):
             {
                 "held-out L1 to the teacher": {"L1": series("l1")},
                 "held-out PSNR to the teacher (dB)": {"PSNR": series("psnr")},
-                "source effect: student vs teacher": {"correlation": series("source_correlation")},
+                "source effect, student vs teacher (correlation)": {
+                    "held-out sources": series("source_correlation"),
+                    "training sources": series("seen_source_correlation"),
+                },
                 "activation scale per stage (log)": {s: [h["activation_scale"][s] for h in self.history] for s in stages},
             },
             title=f"student vs teacher on {self.history[0]['pairs']} held-out (source, target) pairs",

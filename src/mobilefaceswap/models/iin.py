@@ -4,6 +4,14 @@ Runs once per source identity. Depthwise kernels are *predicted* from the identi
 feature map (paper eq. 1); pointwise kernels are *modulated* by the identity embedding
 and demodulated, StyleGAN2-style (paper eq. 2). The ablations of the paper's Table 2 swap
 either half for a static kernel shared by every identity, or modulation for AdaIN.
+
+``depthwise_demodulation`` (our training choice, not the paper's; off for the released weights)
+also scales each depthwise kernel to unit L2 norm per channel. The IDN has no normalisation
+between its identity-dependent stages, so without it the scale of every activation is the
+product of the predicted kernels' gains: training learns to carry the identity in those gains,
+which only the injection network's batch statistics keep in range, and in eval mode the
+student then ignores its source. With unit-norm kernels the identity must be carried by their
+shape.
 """
 
 from dataclasses import dataclass
@@ -44,6 +52,11 @@ class IdentityKernels:
             styles(self.encoder_adain),
             styles(self.decoder_adain),
         )
+
+
+def demodulate_depthwise(kernels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(B, C, k, k) -> the same kernels, each channel's k x k scaled to unit L2 norm."""
+    return kernels * torch.rsqrt(kernels.pow(2).sum(dim=(2, 3), keepdim=True) + eps)
 
 
 class ModulatedPointwiseKernel(nn.Module):
@@ -158,7 +171,7 @@ class IdentityInjectionNetwork(nn.Module):
     """(z_id, F_id) of a batch of identities -> the IDN's identity-dependent kernels.
 
     ``weight_prediction=False`` and ``pointwise`` in ("adain", "static") are the network
-    ablations of the paper's Table 2.
+    ablations of the paper's Table 2; ``depthwise_demodulation`` is ours (module docstring).
     """
 
     def __init__(
@@ -169,8 +182,10 @@ class IdentityInjectionNetwork(nn.Module):
         id_dim: int = ID_DIM,
         weight_prediction: bool = True,
         pointwise: str = "modulated",
+        depthwise_demodulation: bool = False,
     ):
         super().__init__()
+        self.depthwise_demodulation = depthwise_demodulation
         if pointwise not in POINTWISE_KINDS:
             raise ValueError(f"pointwise={pointwise!r}: use one of {POINTWISE_KINDS}")
         encoder_pairs = list(zip(encoder_channels[:-1], encoder_channels[1:]))
@@ -195,6 +210,9 @@ class IdentityInjectionNetwork(nn.Module):
     def forward(self, z_id: torch.Tensor, id_map: torch.Tensor) -> IdentityKernels:
         """z_id: (B, 512) L2-normalised, id_map: (B, 512, 7, 7)."""
         encoder_depthwise, decoder_depthwise = self.predictor(id_map)
+        if self.depthwise_demodulation:
+            encoder_depthwise = [demodulate_depthwise(k) for k in encoder_depthwise]
+            decoder_depthwise = [demodulate_depthwise(k) for k in decoder_depthwise]
         adain = lambda styles: None if styles is None else [m(z_id) for m in styles]
         return IdentityKernels(
             encoder_depthwise=encoder_depthwise,

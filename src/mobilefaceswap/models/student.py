@@ -33,6 +33,8 @@ class MobileFaceSwap(nn.Module):
     The switches are the network ablations of the paper's Table 2: ``weight_prediction``
     (False: static depthwise kernels), ``pointwise`` ("modulated", "adain" or "static"),
     ``skips`` (False: the AutoEncoder) and ``fusion`` (False: the raw IDN output, mask 1).
+    ``depthwise_demodulation`` is our training choice (unit-norm depthwise kernels, see
+    :mod:`~mobilefaceswap.models.iin`); it is off by default, as in the released model.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class MobileFaceSwap(nn.Module):
         pointwise: str = "modulated",
         skips: bool = True,
         fusion: bool = True,
+        depthwise_demodulation: bool = False,
         encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
         decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
         mask_channels: tuple[int, ...] = MASK_CHANNELS,
@@ -57,10 +60,11 @@ class MobileFaceSwap(nn.Module):
             "pointwise": str(pointwise),
             "skips": bool(skips),
             "fusion": bool(fusion),
+            "depthwise_demodulation": bool(depthwise_demodulation),
         }
         decoder_in = decoder_input_channels(tuple(encoder_channels), tuple(decoder_out_channels), skips)
         self.iin = IdentityInjectionNetwork(
-            encoder_channels, decoder_in, decoder_out_channels, id_dim, weight_prediction, pointwise
+            encoder_channels, decoder_in, decoder_out_channels, id_dim, weight_prediction, pointwise, depthwise_demodulation
         )
         self.idn = IdentityAwareDynamicNetwork(decoder_out_channels, skips)
         self.fusion = WeakSemanticFusion(mask_channels) if fusion else None

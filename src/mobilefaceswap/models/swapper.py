@@ -116,7 +116,8 @@ def _build_swapper(bundle: dict, path: Path) -> Swapper:
         student = MobileFaceSwap(**arch)
     except (TypeError, ValueError) as err:
         raise WeightsError(f"{path}: this version cannot build its student {arch} ({err})") from None
-    described = ", ".join(f"{k}={v}" for k, v in arch.items() if k in ("weight_prediction", "pointwise", "skips", "fusion"))
+    sizes = ("encoder_channels", "decoder_out_channels", "mask_channels", "id_dim")
+    described = ", ".join(f"{k}={v}" for k, v in arch.items() if k not in sizes)
     hint = "" if "student_arch" in bundle else " (a format-1 file: it records no architecture, so the default student is assumed)"
     _load_strictly(student, bundle["student"], f"{path}: its student does not fit MobileFaceSwap({described}){hint}")
     identity = bundle["identity"]
