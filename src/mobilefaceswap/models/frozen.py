@@ -50,7 +50,7 @@ def load_network(cfg: DictConfig, key: str, weights_flag: str | None = None) -> 
         raise WeightsError(f"{flag}: this network has no built-in architecture; set it to {cfg.expected}")
     net = instantiate(net_cfg)
     ignore = getattr(net, "checkpoint_ignore", ())
-    return load_pretrained(net, cfg.pretrained, flag, cfg.expected, ignore, architecture(net_cfg))
+    return load_pretrained(net, cfg.pretrained, flag, cfg.expected, ignore, architecture(net_cfg), f"{key}.net")
 
 
 def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:
@@ -72,21 +72,7 @@ def build_teacher(cfg: DictConfig, shared_identity: IdentityEncoder | None = Non
     generator = load_network(cfg, "teacher", weights_flag)
     if isinstance(generator, MobileFaceSwapTeacher) and cfg.pretrained is None:
         calibrate_on_bundled_faces(generator, identity or shared_identity, cfg)
-    elif isinstance(generator, MobileFaceSwapTeacher):
-        check_recorded_architecture(generator, cfg.pretrained, weights_flag or "teacher.pretrained")
     return freeze(Teacher(generator, identity))
-
-
-def check_recorded_architecture(generator: MobileFaceSwapTeacher, path: str, flag: str) -> None:
-    """A swapper file records its student's switches; some (``depthwise_demodulation``) change
-    no weight's name or shape, so a teacher built otherwise would load it and compute wrongly."""
-    bundle = torch.load(path, map_location="cpu", weights_only=True)
-    recorded = bundle.get("student_arch") if isinstance(bundle, dict) else None
-    differs = {k: v for k, v in (recorded or {}).items() if generator.arch.get(k) != v}
-    if differs:
-        value = lambda v: str(v).lower() if isinstance(v, bool) else str(v).replace(" ", "")
-        overrides = " ".join(f"teacher.net.{k}={value(v)}" for k, v in differs.items())
-        raise WeightsError(f"{flag}: {path} holds a student built with {differs}; add {overrides}")
 
 
 @torch.no_grad()

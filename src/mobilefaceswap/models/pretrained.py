@@ -38,11 +38,14 @@ class WeightsError(RuntimeError):
     """A configured weights file is missing, unreadable or does not fit the network."""
 
 
-def read_state_dict(path: str | Path, config_key: str, expected: str) -> dict[str, torch.Tensor]:
+def read_state_dict(
+    path: str | Path, config_key: str, expected: str, arch: dict | None = None, net_key: str = "net"
+) -> dict[str, torch.Tensor]:
     """Read a tensor dict with ``weights_only=True``.
 
-    Accepts a state dict, a checkpoint holding one under ``state_dict``, or a whole pickled
-    model built from the allow-listed classes (its state dict is taken).
+    Accepts a state dict, a checkpoint holding one under ``state_dict``, a whole pickled model
+    built from the allow-listed classes (its state dict is taken), or a swapper file (its
+    student's; with ``arch``, the switches it records must be those, see :func:`check_recorded_arch`).
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -58,12 +61,24 @@ def read_state_dict(path: str | Path, config_key: str, expected: str) -> dict[st
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if isinstance(state, dict) and state.get("format") in swapper_formats():
+        check_recorded_arch(state.get("student_arch"), arch, path, config_key, net_key)
         state = state["student"]  # a swapper file: its student's state dict
     if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{config_key}: {path} holds no state dict (expected {expected})")
     return state
+
+
+def check_recorded_arch(recorded: dict | None, arch: dict | None, path: Path, config_key: str, net_key: str) -> None:
+    """A swapper file records its student's switches; some (``depthwise_demodulation``) change no
+    weight's name or shape, so a network built otherwise would load the file and compute wrongly.
+    The error names the overrides of ``net_key`` (the network's config) that build it as recorded."""
+    differs = {k: v for k, v in (recorded or {}).items() if arch is not None and arch.get(k) != v}
+    if differs:
+        value = lambda v: str(v).lower() if isinstance(v, bool) else str(v).replace(" ", "")
+        overrides = " ".join(f"{net_key}.{k}={value(v)}" for k, v in differs.items())
+        raise WeightsError(f"{config_key}: {path} holds a student built with {differs}; add {overrides}")
 
 
 def swapper_formats() -> tuple[str, ...]:
@@ -79,16 +94,19 @@ def load_pretrained(
     expected: str,
     ignore_prefixes: tuple[str, ...] = (),
     architecture: str | None = None,
+    net_key: str = "net",
 ) -> nn.Module:
     """Load ``path`` strictly into ``module``; with ``path=None`` warn that it stays random.
 
     ``architecture`` (e.g. ``SimSwapGenerator(base_channels=64, n_blocks=9)``) names the
-    settings in force in a mismatch error; by default the class name.
+    settings in force in a mismatch error; by default the class name. ``net_key``: the config
+    of ``module``'s settings, named where a swapper file records others (``module.arch``).
     """
     if path is None:
         log.warning("%s is null: %s is randomly initialised (set it to %s)", config_key, type(module).__name__, expected)
         return module
-    state = {k: v for k, v in read_state_dict(path, config_key, expected).items() if not k.startswith(ignore_prefixes)}
+    state = read_state_dict(path, config_key, expected, getattr(module, "arch", None), net_key)
+    state = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes)}
     return load_state(module, state, path, config_key, expected, architecture)
 
 
