@@ -94,7 +94,10 @@ def test_a_swapper_is_evaluated_end_to_end(ffpp, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["scored"] == 6 and report["results"]["pose_error"] < 5  # the target's pose is kept
+    # The target's pose is kept: showing the source's pose instead (the FaceSwap method's clips)
+    # scores about 48 degrees here. The landmark backend alone jitters by up to about 20 degrees
+    # on one frame when a few pixels change, so the mean of 6 frames is 1 to 6 from run to run.
+    assert report["scored"] == 6 and report["results"]["pose_error"] < 15
     assert len(list((out / "swapper/swapped").glob("*/*.png"))) == 6
 
 
