@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 GAP_KEYS = ("l1", "psnr", "source_correlation", "student_source_effect")
 SEEN_KEYS = ("source_correlation", "student_source_effect", "teacher_source_effect")  # training sources, held-out targets
+LOGGED_KEYS = (*GAP_KEYS, *(f"seen_{k}" for k in SEEN_KEYS))
 
 
 class CurveHistory(L.Callback):
@@ -69,10 +70,9 @@ class LearningCurveLogger(CurveHistory):
         scales = activation_scales(student, faces[1:2], features.z[:1], features.map[:1])  # source 0 on target 1
         pl_module.train(was_training)
         self.history.append({"step": trainer.global_step, **gap, "activation_scale": scales})
-        keys = (*GAP_KEYS, *(f"seen_{k}" for k in SEEN_KEYS))
         for logger in trainer.loggers:
-            logger.log_metrics({f"heldout/{k}": gap[k] for k in keys}, step=trainer.global_step)
-        log.info("step %d held-out: %s", trainer.global_step, ", ".join(f"{k}={gap[k]:.4g}" for k in keys))
+            logger.log_metrics({f"heldout/{k}": gap[k] for k in LOGGED_KEYS}, step=trainer.global_step)
+        log.info("step %d held-out: %s", trainer.global_step, ", ".join(f"{k}={gap[k]:.4g}" for k in LOGGED_KEYS))
         self.write(Path(trainer.default_root_dir))
 
     def write(self, run_dir: Path) -> None:

@@ -54,9 +54,10 @@ class IdentityKernels:
         )
 
 
-def demodulate_depthwise(kernels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """(B, C, k, k) -> the same kernels, each channel's k x k scaled to unit L2 norm."""
-    return kernels * torch.rsqrt(kernels.pow(2).sum(dim=(2, 3), keepdim=True) + eps)
+def demodulate(kernels: torch.Tensor, dim: int | tuple[int, ...], eps: float) -> torch.Tensor:
+    """``kernels`` scaled to unit L2 norm over ``dim``: eq. 2's demodulation of the pointwise
+    kernels (over input channels) and ours of the depthwise ones (over each channel's k x k)."""
+    return kernels * torch.rsqrt(kernels.pow(2).sum(dim=dim, keepdim=True) + eps)
 
 
 class ModulatedPointwiseKernel(nn.Module):
@@ -72,7 +73,7 @@ class ModulatedPointwiseKernel(nn.Module):
         """z_id: (B, 512) -> (B, C_out, C_in)."""
         scale = 1 + self.style(z_id)[:, None, :]  # (B, 1, C_in)
         w = self.weight[None, :, :, 0, 0] * scale  # (B, C_out, C_in)
-        return w * torch.rsqrt(w.pow(2).sum(dim=2, keepdim=True) + self.eps)
+        return demodulate(w, dim=2, eps=self.eps)
 
 
 class StaticPointwiseKernel(nn.Module):
@@ -211,8 +212,8 @@ class IdentityInjectionNetwork(nn.Module):
         """z_id: (B, 512) L2-normalised, id_map: (B, 512, 7, 7)."""
         encoder_depthwise, decoder_depthwise = self.predictor(id_map)
         if self.depthwise_demodulation:
-            encoder_depthwise = [demodulate_depthwise(k) for k in encoder_depthwise]
-            decoder_depthwise = [demodulate_depthwise(k) for k in decoder_depthwise]
+            encoder_depthwise = [demodulate(k, dim=(2, 3), eps=1e-8) for k in encoder_depthwise]  # (B, C, k, k)
+            decoder_depthwise = [demodulate(k, dim=(2, 3), eps=1e-8) for k in decoder_depthwise]
         adain = lambda styles: None if styles is None else [m(z_id) for m in styles]
         return IdentityKernels(
             encoder_depthwise=encoder_depthwise,

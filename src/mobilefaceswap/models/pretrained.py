@@ -74,7 +74,9 @@ def check_recorded_arch(recorded: dict | None, arch: dict | None, path: Path, co
     """A swapper file records its student's switches; some (``depthwise_demodulation``) change no
     weight's name or shape, so a network built otherwise would load the file and compute wrongly.
     The error names the overrides of ``net_key`` (the network's config) that build it as recorded."""
-    differs = {k: v for k, v in (recorded or {}).items() if arch is not None and arch.get(k) != v}
+    if arch is None:
+        return
+    differs = {k: v for k, v in (recorded or {}).items() if arch.get(k) != v}
     if differs:
         value = lambda v: str(v).lower() if isinstance(v, bool) else str(v).replace(" ", "")
         overrides = " ".join(f"{net_key}.{k}={value(v)}" for k, v in differs.items())
