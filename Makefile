@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-fast wheel-check smoke stats reproduce-table2 clean
+.PHONY: install test test-fast wheel-check smoke stats reproduce-table2 learning-curves clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,14 @@ TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv)
 reproduce-table2: install
 	$(BIN)/mfs-train -m hydra/launcher=$(LAUNCHER) experiment=table2 profile=$(PROFILE) eval=$(PROTOCOL) ablation=$(TABLE2_ROWS) seed=$(SEEDS) $(TABLE2_ARGS)
 	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --out experiments/results
+
+# Does the student learn, on every seed? The learning-curve experiment once per seed (about 5
+# minutes each on 2 CPU cores), then the table and plot of every seed's curve with mean and spread.
+CURVE_SEEDS ?= 0,1,2,3,4
+
+learning-curves: install
+	$(BIN)/mfs-train -m experiment=learning_curve seed=$(CURVE_SEEDS)
+	$(BIN)/mfs learning-curves --results experiments/results/learning_curve
 
 stats: install
 	$(BIN)/mfs stats --size 224 --json

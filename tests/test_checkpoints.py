@@ -297,13 +297,13 @@ def test_smoke_profile_keeps_the_real_architecture_of_given_weights(tmp_path, co
 @pytest.mark.slow
 def test_a_swapper_teacher_is_built_with_the_switches_its_file_records(tmp_path, compose_train):
     # depthwise_demodulation renames and reshapes nothing: only the recorded switches tell it apart.
-    trained = MobileFaceSwap(depthwise_demodulation=True).eval()
+    trained = MobileFaceSwap(depthwise_demodulation="balanced").eval()
     identity = IdentityEncoder(IRSEResNet(**TINY_IRSE))
     path = save_swapper(tmp_path / "student.pt", trained, identity, crop_size=224, identity_arch=TINY_IRSE)
     teacher_cfg = lambda *more: compose_train("teacher=mobilefaceswap", f"teacher.pretrained={path}", *more).teacher
-    with pytest.raises(WeightsError, match="add teacher.net.depthwise_demodulation=true"):
+    with pytest.raises(WeightsError, match="add teacher.net.depthwise_demodulation=balanced"):
         build_teacher(teacher_cfg())
-    teacher = build_teacher(teacher_cfg("teacher.net.depthwise_demodulation=true"))
+    teacher = build_teacher(teacher_cfg("teacher.net.depthwise_demodulation=balanced"))
     target, z_id, id_map = torch.rand(1, 3, 224, 224), torch.randn(1, 512), torch.randn(1, 512, 7, 7)
     with torch.no_grad():
         assert torch.equal(teacher.generator(target, z_id, id_map), trained(target, z_id, id_map).image)

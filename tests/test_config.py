@@ -52,7 +52,7 @@ def test_composed_defaults_hold_the_papers_values(compose_train):
     assert cfg.loss.weak_mask and cfg.loss.distillation and cfg.loss.reweight_identity and cfg.loss.reweight_quality
     assert dict(cfg.model.net) == {"_target_": "mobilefaceswap.models.MobileFaceSwap", "weight_prediction": True,
                                    "pointwise": "modulated", "skips": True, "fusion": True,
-                                   "depthwise_demodulation": True}  # the last is ours, not the paper's
+                                   "depthwise_demodulation": "balanced"}  # the last is ours, not the paper's
     assert (cfg.model.optim.lr_generator, list(cfg.model.optim.betas)) == (4e-4, [0.0, 0.99])
     assert (tuple(cfg.identity.mean), tuple(cfg.identity.std)) == (IMAGENET_MEAN, IMAGENET_STD)
     assert cfg.teacher.alignment.size == 224 and cfg.data.size == 224

@@ -121,7 +121,7 @@ def test_a_swapper_that_does_not_load_is_one_line(tmp_path, compose_train, faces
     expected = {
         "old.pt": "a format-1 file: it records no architecture",
         "mismatch.pt": "its student does not fit "
-        "MobileFaceSwap(weight_prediction=True, pointwise=static, skips=True, fusion=True, depthwise_demodulation=True)",
+        "MobileFaceSwap(weight_prediction=True, pointwise=static, skips=True, fusion=True, depthwise_demodulation=balanced)",
         "unknown.pt": "this version cannot build its student {'wings': 2}",
         "other.pt": "is not a swapper file this version reads (format 'something/9'",
         "truncated.pt": "cannot read",

@@ -77,21 +77,26 @@ def test_gradients_reach_every_injection_parameter():
     assert all(p.grad is not None for p in model.fusion.parameters())
 
 
-def test_demodulated_depthwise_kernels_have_unit_norm_and_bake_exactly():
+def test_balanced_depthwise_kernels_have_norm_one_over_sqrt_k_and_bake_exactly():
     torch.manual_seed(0)
-    model = MobileFaceSwap(depthwise_demodulation=True)
-    assert model.arch["depthwise_demodulation"] and not MobileFaceSwap().arch["depthwise_demodulation"]
+    model = MobileFaceSwap(depthwise_demodulation="balanced")
+    assert model.arch["depthwise_demodulation"] == "balanced" and MobileFaceSwap().arch["depthwise_demodulation"] == "none"
     z_id, id_map = identities(2)
     with torch.no_grad():
         model.train()(torch.rand(2, 3, 224, 224), z_id, id_map)  # non-default BN statistics
         kernels = model.eval().iin(z_id, id_map)
-    for k in kernels.encoder_depthwise + kernels.decoder_depthwise:
-        assert torch.allclose(k.pow(2).sum(dim=(2, 3)), torch.ones(k.shape[:2]), atol=1e-3)
+    for k in kernels.encoder_depthwise + kernels.decoder_depthwise:  # squared norm 1/k of a k x k kernel
+        assert torch.allclose(k.pow(2).sum(dim=(2, 3)), torch.full(k.shape[:2], 1 / k.shape[-1]), atol=1e-3)
     target = torch.rand(2, 3, 224, 224)
     with torch.no_grad():
         dynamic = model(target, z_id, id_map).image
         baked = torch.cat([model.bake(z_id[i : i + 1], id_map[i : i + 1])(target[i : i + 1])[0] for i in range(2)])
     assert (baked - dynamic).abs().max() <= 1e-5
+
+
+def test_an_unknown_depthwise_demodulation_is_refused():
+    with pytest.raises(ValueError, match="use one of"):
+        MobileFaceSwap(depthwise_demodulation=True)  # a switch recorded before "balanced" existed
 
 
 def test_bake_takes_one_identity(student):

@@ -15,7 +15,7 @@ from mobilefaceswap.learning.plot import plot_curves
 
 log = logging.getLogger(__name__)
 
-GAP_KEYS = ("l1", "psnr", "source_correlation", "student_source_effect")
+GAP_KEYS = ("l1", "psnr", "source_correlation", "student_source_effect", "teacher_source_effect")
 SEEN_KEYS = ("source_correlation", "student_source_effect", "teacher_source_effect")  # training sources, held-out targets
 LOGGED_KEYS = (*GAP_KEYS, *(f"seen_{k}" for k in SEEN_KEYS))
 

@@ -5,13 +5,15 @@ feature map (paper eq. 1); pointwise kernels are *modulated* by the identity emb
 and demodulated, StyleGAN2-style (paper eq. 2). The ablations of the paper's Table 2 swap
 either half for a static kernel shared by every identity, or modulation for AdaIN.
 
-``depthwise_demodulation`` (our training choice, not the paper's; off for the released weights)
-also scales each depthwise kernel to unit L2 norm per channel. The IDN has no normalisation
-between its identity-dependent stages, so without it the scale of every activation is the
-product of the predicted kernels' gains: training learns to carry the identity in those gains,
-which only the injection network's batch statistics keep in range, and in eval mode the
-student then ignores its source. With unit-norm kernels the identity must be carried by their
-shape.
+``depthwise_demodulation="balanced"`` (our training choice, not the paper's; "none" for the
+released weights) scales each predicted depthwise kernel to an L2 norm of 1/sqrt(k) per channel
+(k x k kernel). The IDN has no normalisation between its identity-dependent stages, so the scale
+of every activation is the product of the stages' gains. A k x k kernel of L2 norm n gains n on
+white input and up to k n on smooth input (all its taps alike, as predicted kernels start): the
+unit norm of eq. 2's reasoning let activations grow by about k per stage, to a few hundred at
+initialisation on every seed. At norm 1/sqrt(k) the two bounds, 1/sqrt(k) and sqrt(k), have a
+geometric mean of 1 and activations stay near 1. The identity is carried by the kernels' shape,
+not their gain, so the student also uses its source in eval mode.
 """
 
 from dataclasses import dataclass
@@ -56,8 +58,16 @@ class IdentityKernels:
 
 def demodulate(kernels: torch.Tensor, dim: int | tuple[int, ...], eps: float) -> torch.Tensor:
     """``kernels`` scaled to unit L2 norm over ``dim``: eq. 2's demodulation of the pointwise
-    kernels (over input channels) and ours of the depthwise ones (over each channel's k x k)."""
+    kernels (over input channels), and the first half of ours of the depthwise ones."""
     return kernels * torch.rsqrt(kernels.pow(2).sum(dim=dim, keepdim=True) + eps)
+
+
+def balanced_demodulation(kernels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(B, C, k, k) depthwise kernels -> L2 norm 1/sqrt(k) per channel (module docstring)."""
+    return demodulate(kernels, dim=(2, 3), eps=eps) / kernels.shape[-1] ** 0.5
+
+
+DEPTHWISE_DEMODULATIONS = ("none", "balanced")
 
 
 class ModulatedPointwiseKernel(nn.Module):
@@ -183,12 +193,14 @@ class IdentityInjectionNetwork(nn.Module):
         id_dim: int = ID_DIM,
         weight_prediction: bool = True,
         pointwise: str = "modulated",
-        depthwise_demodulation: bool = False,
+        depthwise_demodulation: str = "none",
     ):
         super().__init__()
-        self.depthwise_demodulation = depthwise_demodulation
         if pointwise not in POINTWISE_KINDS:
             raise ValueError(f"pointwise={pointwise!r}: use one of {POINTWISE_KINDS}")
+        if depthwise_demodulation not in DEPTHWISE_DEMODULATIONS:
+            raise ValueError(f"depthwise_demodulation={depthwise_demodulation!r}: use one of {DEPTHWISE_DEMODULATIONS}")
+        self.depthwise_demodulation = depthwise_demodulation
         encoder_pairs = list(zip(encoder_channels[:-1], encoder_channels[1:]))
         decoder_pairs = list(zip(decoder_in_channels, decoder_out_channels))
 
@@ -211,9 +223,9 @@ class IdentityInjectionNetwork(nn.Module):
     def forward(self, z_id: torch.Tensor, id_map: torch.Tensor) -> IdentityKernels:
         """z_id: (B, 512) L2-normalised, id_map: (B, 512, 7, 7)."""
         encoder_depthwise, decoder_depthwise = self.predictor(id_map)
-        if self.depthwise_demodulation:
-            encoder_depthwise = [demodulate(k, dim=(2, 3), eps=1e-8) for k in encoder_depthwise]  # (B, C, k, k)
-            decoder_depthwise = [demodulate(k, dim=(2, 3), eps=1e-8) for k in decoder_depthwise]
+        if self.depthwise_demodulation == "balanced":
+            encoder_depthwise = [balanced_demodulation(k) for k in encoder_depthwise]  # (B, C, k, k)
+            decoder_depthwise = [balanced_demodulation(k) for k in decoder_depthwise]
         adain = lambda styles: None if styles is None else [m(z_id) for m in styles]
         return IdentityKernels(
             encoder_depthwise=encoder_depthwise,

@@ -33,8 +33,8 @@ class MobileFaceSwap(nn.Module):
     The switches are the network ablations of the paper's Table 2: ``weight_prediction``
     (False: static depthwise kernels), ``pointwise`` ("modulated", "adain" or "static"),
     ``skips`` (False: the AutoEncoder) and ``fusion`` (False: the raw IDN output, mask 1).
-    ``depthwise_demodulation`` is our training choice (unit-norm depthwise kernels, see
-    :mod:`~mobilefaceswap.models.iin`); it is off by default, as in the released model.
+    ``depthwise_demodulation`` is our training choice ("balanced": depthwise kernels of a fixed
+    norm, see :mod:`~mobilefaceswap.models.iin`); "none" by default, as in the released model.
     """
 
     def __init__(
@@ -43,7 +43,7 @@ class MobileFaceSwap(nn.Module):
         pointwise: str = "modulated",
         skips: bool = True,
         fusion: bool = True,
-        depthwise_demodulation: bool = False,
+        depthwise_demodulation: str = "none",
         encoder_channels: tuple[int, ...] = ENCODER_CHANNELS,
         decoder_out_channels: tuple[int, ...] = DECODER_OUT_CHANNELS,
         mask_channels: tuple[int, ...] = MASK_CHANNELS,
@@ -60,7 +60,7 @@ class MobileFaceSwap(nn.Module):
             "pointwise": str(pointwise),
             "skips": bool(skips),
             "fusion": bool(fusion),
-            "depthwise_demodulation": bool(depthwise_demodulation),
+            "depthwise_demodulation": str(depthwise_demodulation),
         }
         decoder_in = decoder_input_channels(tuple(encoder_channels), tuple(decoder_out_channels), skips)
         self.iin = IdentityInjectionNetwork(
