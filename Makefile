@@ -37,7 +37,7 @@ smoke: install
 # LAUNCHER: basic (here, one member after another), local (submitit jobs on this machine) or
 # slurm (submitit jobs on a SLURM cluster, conf/hydra/launcher/slurm.yaml).
 # Every config of conf/ablation/, the full model first.
-ABLATIONS := $(basename $(notdir $(wildcard src/mobilefaceswap/conf/ablation/*.yaml)))
+ABLATIONS := $(basename $(notdir $(wildcard conf/ablation/*.yaml)))
 comma := ,
 empty :=
 space := $(empty) $(empty)

@@ -19,7 +19,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.callbacks.run_id import stored_run_id
-from mobilefaceswap.config import CONFIG_DIR, ConfigTypeError, check_value_types
+from mobilefaceswap.config import ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_json_atomic
 from mobilefaceswap.models.frozen import (
@@ -32,6 +32,7 @@ from mobilefaceswap.models.frozen import (
 )
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
+from mobilefaceswap.shipped import CONFIG_DIR
 from mobilefaceswap.training import StudentGAN
 from mobilefaceswap.training.student_gan import LossConfig, NonFiniteLossError, OptimConfig
 
