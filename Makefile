@@ -16,12 +16,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 
 test: install
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto
 	$(MAKE) --no-print-directory wheel-check
 
-# The edit loop: ruff and the tests not marked slow (no end-to-end runs of mfs / mfs-train).
+# The edit loop: ruff, the import layers (pyproject.toml) and the tests not marked slow (no
+# end-to-end runs of mfs / mfs-train).
 test-fast: install
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto -m "not slow"
 
 # The wheel, installed into a fresh virtualenv outside the source tree, runs from there.

@@ -184,8 +184,11 @@ def _eval_ffpp(args: argparse.Namespace) -> None:
 
 
 def _prepare_data(args: argparse.Namespace) -> None:
+    from functools import partial
+
     from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
+    from mobilefaceswap.training.frozen import build_face_parser
 
     cfg = compose_config(args.overrides)
     landmarks = args.landmarks or ("csv" if args.landmark_csv else "dlib")
@@ -200,7 +203,7 @@ def _prepare_data(args: argparse.Namespace) -> None:
         args.landmark_csv,
         args.workers,
         progress=not args.quiet,
-        face_parser=cfg.face_parser if args.masks else None,
+        face_parser=partial(build_face_parser, cfg.face_parser) if args.masks else None,
         device=args.device,
     )
     print(json.dumps(report, indent=2))
@@ -208,7 +211,7 @@ def _prepare_data(args: argparse.Namespace) -> None:
 
 def _cache_teacher(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.teacher_cache import cache_teacher
+    from mobilefaceswap.training.teacher_outputs import cache_teacher
 
     out = cache_teacher(
         compose_config(args.overrides),
@@ -224,7 +227,7 @@ def _cache_teacher(args: argparse.Namespace) -> None:
 
 def _build_quality_set(args: argparse.Namespace) -> None:
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.quality_set import build_teacher_quality_set
+    from mobilefaceswap.training.teacher_outputs import build_teacher_quality_set
 
     cfg = compose_config(args.overrides)
     labels = build_teacher_quality_set(

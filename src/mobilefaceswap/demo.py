@@ -7,10 +7,9 @@ import tempfile
 from pathlib import Path
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.files import IMAGE_SUFFIXES
+from mobilefaceswap.files import IMAGE_SUFFIXES, is_video
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.swap import Swapping, output_for, read_image
-from mobilefaceswap.inference.video import is_video
 from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.provenance.record import Provenance
 from mobilefaceswap.provenance.verify import verify_file

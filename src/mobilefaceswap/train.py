@@ -22,7 +22,11 @@ from mobilefaceswap.callbacks.run_id import stored_run_id
 from mobilefaceswap.config import ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_json_atomic
-from mobilefaceswap.models.frozen import (
+from mobilefaceswap.models.pretrained import WeightsError
+from mobilefaceswap.models.swapper import save_swapper
+from mobilefaceswap.shipped import CONFIG_DIR
+from mobilefaceswap.training import StudentGAN
+from mobilefaceswap.training.frozen import (
     build_face_parser,
     build_identity,
     build_perceptual,
@@ -30,10 +34,6 @@ from mobilefaceswap.models.frozen import (
     build_teacher,
     network_config,
 )
-from mobilefaceswap.models.pretrained import WeightsError
-from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.shipped import CONFIG_DIR
-from mobilefaceswap.training import StudentGAN
 from mobilefaceswap.training.student_gan import LossConfig, NonFiniteLossError, OptimConfig
 
 log = logging.getLogger(__name__)

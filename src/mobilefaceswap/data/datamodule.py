@@ -6,8 +6,6 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -93,13 +91,6 @@ class FacePairDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.val_set, shuffle=False)
-
-
-def fixed_training_pairs(data_cfg: DictConfig, count: int, seed_offset: int = 0) -> FacePairDataset:
-    """The first ``count`` unaugmented training pairs of the configured data (no teacher cache)."""
-    datamodule = instantiate(data_cfg, teacher_cache=None)
-    datamodule.prepare_data()
-    return datamodule.fixed_train_pairs(count, seed_offset)
 
 
 class EmbeddedFacesDataModule(FacePairDataModule):

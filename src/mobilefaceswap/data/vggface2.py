@@ -21,12 +21,12 @@ import csv
 import json
 import multiprocessing
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
@@ -159,11 +159,12 @@ def prepare_vggface2(
     landmark_csv: str | Path | None = None,
     workers: int = 1,
     progress: bool = True,
-    face_parser: DictConfig | None = None,
+    face_parser: Callable | None = None,
     device: str = "cpu",
 ) -> dict:
     """Filter, align and shard; continues a killed run. Returns the report. With ``face_parser``
-    (its config group) the masks M_t too, computed on ``device``."""
+    (what builds it, called once the faces are aligned: torch and the networks stay out of the
+    workers that align) the masks M_t too, computed on ``device``."""
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"--out {out} is inside the dataset folder {root}; choose another")
@@ -212,9 +213,7 @@ def prepare_vggface2(
             pool.terminate()  # every result is in by now, or the run is being stopped
     report = write_index(out, len(shards), settings)
     if face_parser is not None:
-        from mobilefaceswap.models.frozen import build_face_parser  # torch and the networks: not in the workers that align
-
-        add_masks(out, build_face_parser(face_parser), device=device, progress=progress)
+        add_masks(out, face_parser(), device=device, progress=progress)
         report["masks"] = True
     return report
 

@@ -21,12 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.files import write_atomic
+from mobilefaceswap.files import VIDEO_SUFFIXES, write_atomic
 from mobilefaceswap.inference.stage_times import StageTimes
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 # Outputs are H.264 or HEVC + the audio, which every container here takes but WebM.
 OUTPUT_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".webm"}
 # Audio codecs each output container takes as they are (stream copy); others are re-encoded as AAC.
@@ -87,10 +86,6 @@ class VideoResult:
     truncated: bool
     audio_copied: bool = False  # the audio packets were copied, not re-encoded
     rotation: int = 0  # degrees counter-clockwise applied to make the frames upright
-
-
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass
