@@ -54,7 +54,7 @@ TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv)
 
 reproduce-table2: install
 	$(BIN)/mfs-train -m hydra/launcher=$(LAUNCHER) experiment=table2 profile=$(PROFILE) eval=$(PROTOCOL) ablation=$(TABLE2_ROWS) seed=$(SEEDS) $(TABLE2_ARGS)
-	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --out experiments/results
+	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --output experiments/results
 
 stats: install
 	$(BIN)/mfs stats --size 224 --json

@@ -29,6 +29,6 @@ WANDB_MODE=offline venv/bin/mfs-train profile=smoke logger=csv trainer.max_steps
 test -f smoke/swapper.pt
 test -f smoke/finished.json
 mkdir results
-venv/bin/mfs table2 --results results --out . > /dev/null
+venv/bin/mfs table2 --results results --output . > /dev/null
 test "$(grep -c '| not run |' table2.md)" = 12
 echo "wheel check passed: $(basename "$work"/dist/*.whl) installed in a fresh virtualenv ($("$work/venv/bin/python" --version))"

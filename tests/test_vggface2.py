@@ -136,7 +136,7 @@ def test_landmark_csv_inside_the_output_folder_is_refused(vggface2, tmp_path):
     (tmp_path / "out").mkdir()
     landmarks = tmp_path / "out" / "index.csv"
     landmarks.write_text("NAME_ID,P1X\n")
-    with pytest.raises(DataError, match="--landmark-csv .* is inside --out"):
+    with pytest.raises(DataError, match="--landmark-csv .* is inside --output"):
         prepare_vggface2(vggface2, tmp_path / "out" / ".", PrepareConfig(landmarks="csv"), landmark_csv=landmarks, progress=False)
     assert landmarks.read_text() == "NAME_ID,P1X\n"
 

@@ -120,7 +120,7 @@ class VGGFace2DataModule(FacePairDataModule):
     def load_faces(self) -> FaceSet:
         index = self.cache / "index.csv"
         if not index.is_file():
-            raise DataError(f"data.cache: no prepared VGGFace2 at {self.cache} (run mfs prepare-data --out {self.cache})")
+            raise DataError(f"data.cache: no prepared VGGFace2 at {self.cache} (run mfs prepare-data --output {self.cache})")
         with open(index, newline="") as f:
             names = [row["identity"] for row in csv.DictReader(f)]
         faces = ShardedArray(sorted((self.cache / "shards").glob("faces_*.npy")))

@@ -50,7 +50,7 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
     meta = {"pairs": count, "shard_size": shard_size, "faces": fingerprint(pairs.faces, size), **info}
     meta_path = out / "cache.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
-        raise DataError(f"{out} holds a teacher cache of other settings ({meta_path}); choose another --out")
+        raise DataError(f"{out} holds a teacher cache of other settings ({meta_path}); choose another --output")
     write_json_atomic(meta_path, meta)
     for shard, start in enumerate(tqdm(range(0, count, shard_size), desc="teacher outputs", unit="shard", disable=not progress)):
         path = out / f"teacher_{shard:05d}.npy"

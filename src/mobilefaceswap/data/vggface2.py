@@ -167,13 +167,15 @@ def prepare_vggface2(
     workers that align) the masks M_t too, computed on ``device``."""
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
-        raise DataError(f"--out {out} is inside the dataset folder {root}; choose another")
+        raise DataError(f"--output {out} is inside the dataset folder {root}; choose another")
     if landmark_csv and Path(landmark_csv).resolve().is_relative_to(out.resolve()):
-        raise DataError(f"--landmark-csv {landmark_csv} is inside --out {out}, whose files are rewritten; choose another --out")
+        raise DataError(
+            f"--landmark-csv {landmark_csv} is inside --output {out}, whose files are rewritten; choose another --output"
+        )
     settings = {**asdict(config), "root": str(root.resolve())}
     settings_path = out / "prepare.json"
     if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
-        raise DataError(f"{out} holds a cache prepared with other settings ({settings_path}); choose another --out")
+        raise DataError(f"{out} holds a cache prepared with other settings ({settings_path}); choose another --output")
     names = list_images(root)
     csv_points = read_landmark_csv(Path(landmark_csv)) if landmark_csv else None
     if config.landmarks == "csv" and csv_points is None:
