@@ -8,7 +8,7 @@ from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from mobilefaceswap.shipped import CONFIG_DIR
 from mobilefaceswap.table2 import ROWS_FILE
 from mobilefaceswap.train import build_module
-from mobilefaceswap.training.student_gan import LossConfig
+from mobilefaceswap.training.objective import LossConfig
 
 from helpers import ABLATION_SWITCHES, ABLATIONS
 
