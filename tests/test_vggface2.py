@@ -167,6 +167,21 @@ def test_datamodule_splits_by_identity_reproducibly(prepared):
         datamodule(prepared, size=256)
 
 
+def test_datamodule_prepares_a_raw_tree_itself_and_reuses_it(vggface2, prepared, tmp_path):
+    cache = tmp_path / "cache"
+    data = VGGFace2DataModule(
+        cache=str(cache), root=str(vggface2), prepare={"shard_size": 8, "workers": 1}, val_identities=2, seed=3, augment=False
+    )
+    data.prepare_data()  # what Lightning calls before setup, on one process per node
+    data.setup("fit")
+    for name in ("index.csv", "dropped.csv"):  # the very cache of mfs prepare-data
+        assert (cache / name).read_text() == (prepared / name).read_text()
+    assert len(set(data.train_set.identities) | set(data.val_set.identities)) == 7
+    shards = {p: p.stat().st_mtime_ns for p in (cache / "shards").glob("faces_*.npy")}
+    VGGFace2DataModule(cache=str(cache), root=str(vggface2), prepare={"shard_size": 8}).prepare_data()
+    assert {p: p.stat().st_mtime_ns for p in (cache / "shards").glob("faces_*.npy")} == shards  # reused, not redone
+
+
 def test_masks_are_cached_and_flipped_with_the_target(prepared, tmp_path):
     cache = tmp_path / "with_masks"
     subprocess.run(["cp", "-r", str(prepared), str(cache)], check=True)

@@ -11,14 +11,19 @@ def prepare_data(args: argparse.Namespace) -> None:
     from functools import partial
 
     from mobilefaceswap.config import compose_config
-    from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
+    from mobilefaceswap.data.vggface2 import prepare_config, prepare_vggface2
     from mobilefaceswap.training.frozen import build_face_parser
 
     cfg = compose_config(args.overrides)
-    landmarks = args.landmarks or ("csv" if args.landmark_csv else "dlib")
     alignment = cfg.teacher.alignment
-    config = PrepareConfig(
-        alignment.size, alignment.template, args.min_eye_distance, args.shard_size, landmarks, args.insightface_root
+    config = prepare_config(
+        alignment.size,
+        alignment.template,
+        args.landmark_csv,
+        args.landmarks,
+        min_eye_distance=args.min_eye_distance,
+        shard_size=args.shard_size,
+        insightface_root=args.insightface_root,
     )
     report = prepare_vggface2(
         args.root,

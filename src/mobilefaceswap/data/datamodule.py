@@ -14,6 +14,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, light_augmentation
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from mobilefaceswap.data.teacher_cache import CachedPairDataset
+from mobilefaceswap.data.vggface2 import prepare_config, prepare_vggface2
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,27 @@ class EmbeddedFacesDataModule(FacePairDataModule):
 
 class VGGFace2DataModule(FacePairDataModule):
     """A ``mfs prepare-data`` cache: memory-mapped shards, split by identity (``val_identities``
-    held out, chosen from ``seed``); cached face-parsing masks are used when present."""
+    held out, chosen from ``seed``); cached face-parsing masks are used when present.
 
-    def __init__(self, cache: str, val_identities: int = 50, **kwargs):
+    With ``root`` (VGGFace2's raw train folder) ``prepare_data`` makes the cache first, with the
+    code of ``mfs prepare-data`` and its settings in ``prepare`` (``min_eye_distance``,
+    ``shard_size``, ``landmarks``, ``landmark_csv``, ``insightface_root``, ``workers``):
+    Lightning runs it on one process per node; a killed run resumes, a finished cache is reused.
+    """
+
+    def __init__(self, cache: str, root: str | None = None, prepare: dict | None = None, val_identities: int = 50, **kwargs):
         super().__init__(val_identities=val_identities, **kwargs)
         self.cache = Path(cache).expanduser()
+        self.root = root
+        self.prepare_settings = dict(prepare or {})
+
+    def prepare_data(self) -> None:
+        if self.root is None:
+            return
+        settings = dict(self.prepare_settings)
+        landmark_csv, workers = settings.pop("landmark_csv", None), settings.pop("workers", 1)
+        config = prepare_config(self.hparams.size, self.hparams.template, landmark_csv, **settings)
+        prepare_vggface2(Path(self.root).expanduser(), self.cache, config, landmark_csv, workers)
 
     def load_faces(self) -> FaceSet:
         index = self.cache / "index.csv"

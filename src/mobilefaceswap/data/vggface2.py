@@ -51,6 +51,14 @@ class PrepareConfig:
             raise ValueError(f"landmarks={self.landmarks!r}: use csv, dlib or insightface")
 
 
+def prepare_config(
+    size: int, template: str, landmark_csv: str | Path | None = None, landmarks: str | None = None, **settings
+) -> PrepareConfig:
+    """The settings of ``mfs prepare-data`` and of ``VGGFace2DataModule.prepare_data``: landmarks
+    from VGGFace2's CSV when one is given, else dlib's, unless ``landmarks`` says otherwise."""
+    return PrepareConfig(size, template, landmarks=landmarks or ("csv" if landmark_csv else "dlib"), **settings)
+
+
 def list_images(root: Path) -> list[str]:
     """``identity/image.jpg`` for every image one folder below ``root``, sorted."""
     if not root.is_dir():
