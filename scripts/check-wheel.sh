@@ -22,6 +22,7 @@ venv/bin/mfs-train --cfg job profile=paper > config.yaml
 grep -q "accelerator: gpu" config.yaml
 test -f "$("$work/venv/bin/python" -c 'from mobilefaceswap.shipped import CONFIG_DIR; print(CONFIG_DIR)')/train.yaml"
 venv/bin/mfs stats --json > stats.json
+test "$(venv/bin/python -m mobilefaceswap --version)" = "$(venv/bin/mfs --version)"
 # A smoke run of two steps on the bundled faces: a swapper and a finished record at the end.
 WANDB_MODE=offline venv/bin/mfs-train profile=smoke logger=csv trainer.max_steps=2 trainer.val_check_interval=2 \
     callbacks.checkpoint.every_n_train_steps=2 callbacks.image_grid.every_n_steps=2 \
