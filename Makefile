@@ -16,12 +16,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 
 test: install
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto
 	$(MAKE) --no-print-directory wheel-check
 
-# The edit loop: ruff and the tests not marked slow (no end-to-end runs of mfs / mfs-train).
+# The edit loop: ruff, the import layers (pyproject.toml) and the tests not marked slow (no
+# end-to-end runs of mfs / mfs-train).
 test-fast: install
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto -m "not slow"
 
 # The wheel, installed into a fresh virtualenv outside the source tree, runs from there.
@@ -37,7 +40,7 @@ smoke: install
 # LAUNCHER: basic (here, one member after another), local (submitit jobs on this machine) or
 # slurm (submitit jobs on a SLURM cluster, conf/hydra/launcher/slurm.yaml).
 # Every config of conf/ablation/, the full model first.
-ABLATIONS := $(basename $(notdir $(wildcard src/mobilefaceswap/conf/ablation/*.yaml)))
+ABLATIONS := $(basename $(notdir $(wildcard conf/ablation/*.yaml)))
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -51,7 +54,7 @@ TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv)
 
 reproduce-table2: install
 	$(BIN)/mfs-train -m hydra/launcher=$(LAUNCHER) experiment=table2 profile=$(PROFILE) eval=$(PROTOCOL) ablation=$(TABLE2_ROWS) seed=$(SEEDS) $(TABLE2_ARGS)
-	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --out experiments/results
+	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --output experiments/results
 
 # Does the student learn, on every seed? The learning-curve experiment once per seed (about 5
 # minutes each on 2 CPU cores), then the table and plot of every seed's curve with mean and spread.

@@ -19,11 +19,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from mobilefaceswap.data.embedded import bundled_people, prepare_embedded_faces
-from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.train import CONFIG_DIR
+from mobilefaceswap.shipped import CONFIG_DIR
 
 from helpers import FFPP_PAIRS, TINY_IDENTITY
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from mobilefaceswap.train import CONFIG_DIR
+from mobilefaceswap.shipped import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_IDENTITY = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 512], "use_se": True}

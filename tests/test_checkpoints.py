@@ -16,12 +16,12 @@ from omegaconf import OmegaConf
 from mobilefaceswap.convert.paddle import RELEASED_IDENTITY_ARCH, SWAP_PREFIXES, read_pdparams, torch_to_paddle
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models import identity as identity_module
-from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures, IRSEResNet
 from mobilefaceswap.models.pretrained import WeightsError, load_pretrained
 from mobilefaceswap.models.swapper import load_swapper, save_swapper
 from mobilefaceswap.models.teachers import FaceShifterGenerator, SimSwapGenerator
 from mobilefaceswap.stats import network_stats
+from mobilefaceswap.training.frozen import build_identity, build_teacher
 
 from helpers import export_identity_onnx
 

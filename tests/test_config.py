@@ -5,9 +5,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from mobilefaceswap.shipped import CONFIG_DIR
 from mobilefaceswap.table2 import ROWS_FILE
-from mobilefaceswap.train import CONFIG_DIR, build_module
-from mobilefaceswap.training.student_gan import LossConfig
+from mobilefaceswap.train import build_module
+from mobilefaceswap.training.objective import LossConfig
 
 from helpers import ABLATION_SWITCHES, ABLATIONS
 

@@ -8,11 +8,11 @@ from omegaconf import OmegaConf
 
 from mobilefaceswap.learning.distillation_gap import distillation_gap
 from mobilefaceswap.models import MobileFaceSwap
-from mobilefaceswap.models.frozen import build_identity, build_teacher
 from mobilefaceswap.models.identity import IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
+from mobilefaceswap.training.frozen import build_identity, build_teacher
 
 from helpers import run_mfs_train
 

@@ -211,7 +211,7 @@ def test_eval_swaps_never_writes_over_its_manifest(tmp_path, capsys):
     manifest = _manifest(tmp_path, [("face0.png", "face1.png", "face0.png")])
     before = manifest.read_text()
     code, _, _ = _eval_in_process(capsys, "--manifest", manifest, "--out", tmp_path / "." / "manifest.csv")
-    assert "is the --manifest" in code and "choose another --out" in code and manifest.read_text() == before
+    assert "is the --manifest" in code and "choose another --output" in code and manifest.read_text() == before
 
 
 @pytest.mark.slow

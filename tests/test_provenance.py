@@ -14,7 +14,7 @@ import pytest
 import skimage.data
 
 from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.inference.swap import read_image, write_image
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.record import DIGITAL_SOURCE_TYPE

@@ -105,14 +105,12 @@ def test_table2_command_needs_results(tmp_path):
     assert result.returncode != 0 and "no sweep results" in result.stderr
 
 
-def test_without_q_the_quality_row_is_the_full_run(tmp_path):
-    from omegaconf import OmegaConf
-
+def test_without_q_the_quality_row_is_the_full_run(tmp_path, compose_train):
     from mobilefaceswap.train import same_run_as
 
-    assert same_run_as(OmegaConf.create({"quality": {"net": None}}), "no_quality_reweight")["same_as"] == "full"
-    assert same_run_as(OmegaConf.create({"quality": {"net": {"_target_": "Q"}}}), "no_quality_reweight") is None
-    assert same_run_as(OmegaConf.create({"quality": {"net": None}}), "full") is None
+    assert same_run_as(compose_train("ablation=no_quality_reweight"))["same_as"] == "full"  # quality=none
+    assert same_run_as(compose_train("ablation=no_quality_reweight", "quality=resnet18")) is None
+    assert same_run_as(compose_train("ablation=full")) is None
     scores = {"id_retrieval": 90.0, "pose_error": 2.0, "fid": None, "scored": 8}
     (tmp_path / "full" / "seed_42").mkdir(parents=True)
     (tmp_path / "full" / "seed_42" / "eval.json").write_text(json.dumps({"student": scores, "run": {}}))

@@ -144,7 +144,8 @@ def test_config_value_of_the_wrong_type_is_one_line_naming_the_key(tmp_path, fac
 )
 def test_config_types_are_checked_against_their_consumers(compose_train, override, message):
     from mobilefaceswap.config import ConfigTypeError, check_value_types
-    from mobilefaceswap.training.student_gan import LossConfig, OptimConfig
+    from mobilefaceswap.training.objective import LossConfig
+    from mobilefaceswap.training.optim import OptimConfig
 
     cfg = compose_train(override)
     with open_dict(cfg):

@@ -136,7 +136,7 @@ def test_landmark_csv_inside_the_output_folder_is_refused(vggface2, tmp_path):
     (tmp_path / "out").mkdir()
     landmarks = tmp_path / "out" / "index.csv"
     landmarks.write_text("NAME_ID,P1X\n")
-    with pytest.raises(DataError, match="--landmark-csv .* is inside --out"):
+    with pytest.raises(DataError, match="--landmark-csv .* is inside --output"):
         prepare_vggface2(vggface2, tmp_path / "out" / ".", PrepareConfig(landmarks="csv"), landmark_csv=landmarks, progress=False)
     assert landmarks.read_text() == "NAME_ID,P1X\n"
 
@@ -165,6 +165,21 @@ def test_datamodule_splits_by_identity_reproducibly(prepared):
         datamodule(prepared / "missing")
     with pytest.raises(DataError, match="this teacher needs 256 px"):
         datamodule(prepared, size=256)
+
+
+def test_datamodule_prepares_a_raw_tree_itself_and_reuses_it(vggface2, prepared, tmp_path):
+    cache = tmp_path / "cache"
+    data = VGGFace2DataModule(
+        cache=str(cache), root=str(vggface2), prepare={"shard_size": 8, "workers": 1}, val_identities=2, seed=3, augment=False
+    )
+    data.prepare_data()  # what Lightning calls before setup, on one process per node
+    data.setup("fit")
+    for name in ("index.csv", "dropped.csv"):  # the very cache of mfs prepare-data
+        assert (cache / name).read_text() == (prepared / name).read_text()
+    assert len(set(data.train_set.identities) | set(data.val_set.identities)) == 7
+    shards = {p: p.stat().st_mtime_ns for p in (cache / "shards").glob("faces_*.npy")}
+    VGGFace2DataModule(cache=str(cache), root=str(vggface2), prepare={"shard_size": 8}).prepare_data()
+    assert {p: p.stat().st_mtime_ns for p in (cache / "shards").glob("faces_*.npy")} == shards  # reused, not redone
 
 
 def test_masks_are_cached_and_flipped_with_the_target(prepared, tmp_path):

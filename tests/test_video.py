@@ -15,8 +15,8 @@ import pytest
 
 from mobilefaceswap.cli import main
 from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.inference.smoothing import LandmarkFilter
 from mobilefaceswap.inference.swap import write_image
 from mobilefaceswap.inference.video import transcode

@@ -2,7 +2,6 @@
 teacher, a face parser or the data exactly as a training run would build them."""
 
 from dataclasses import fields, is_dataclass
-from pathlib import Path
 from typing import get_type_hints
 
 from hydra import compose, initialize_config_dir
@@ -12,7 +11,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ConfigDict, PydanticSchemaGenerationError, PydanticUserError, TypeAdapter, ValidationError
 
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
+from mobilefaceswap.shipped import CONFIG_DIR
 
 
 def sweep_group() -> str | None:

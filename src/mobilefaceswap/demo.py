@@ -7,12 +7,9 @@ import tempfile
 from pathlib import Path
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.files import IMAGE_SUFFIXES
-from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.files import IMAGE_SUFFIXES, is_video
+from mobilefaceswap.inference.session import open_swap_session
 from mobilefaceswap.inference.swap import Swapping, output_for, read_image
-from mobilefaceswap.inference.video import is_video
-from mobilefaceswap.models.swapper import load_swapper
-from mobilefaceswap.provenance.record import Provenance
 from mobilefaceswap.provenance.verify import verify_file
 
 # No telemetry, no update check: the demo runs offline.
@@ -22,9 +19,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 class DemoSwapper:
     """One loaded model; each request swaps into a fresh folder under ``out_dir``."""
 
-    def __init__(self, checkpoint: str | Path, out_dir: str | Path):
-        self.pipeline = FaceSwapPipeline(load_swapper(checkpoint))
-        self.provenance = Provenance.of_model(checkpoint)
+    def __init__(self, checkpoint: str | Path, out_dir: str | Path, device: str = "auto"):
+        session = open_swap_session(checkpoint, device=device)
+        self.pipeline, self.provenance = session.pipeline, session.provenance
         self.out_dir = Path(out_dir)
 
     def __call__(self, source: str | None, target: str | None) -> tuple[Path, dict]:
@@ -81,14 +78,19 @@ def build_app(swapper: DemoSwapper):
 
 
 def serve(
-    checkpoint: str, host: str = "127.0.0.1", port: int = 7860, max_upload_mb: int = 200, out_dir: str | None = None
+    checkpoint: str,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    max_upload_mb: int = 200,
+    out_dir: str | None = None,
+    device: str = "auto",
 ) -> None:
     try:
         import gradio as gr
     except ImportError:
         raise RuntimeError("the demo needs gradio: pip install '.[demo]'") from None
     work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="mfs-demo-"))
-    app = build_app(DemoSwapper(checkpoint, work))
+    app = build_app(DemoSwapper(checkpoint, work, device))
     try:
         app.queue(default_concurrency_limit=1).launch(  # one model, one swap at a time
             server_name=host,

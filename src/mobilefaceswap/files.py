@@ -7,6 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}  # the image files read (with OpenCV) wherever a folder is scanned
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}  # the video files read (with PyAV)
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None], suffix: str = "") -> Path:

@@ -9,8 +9,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mobilefaceswap.files import write_text_atomic
+from mobilefaceswap.shipped import EXPERIMENTS_DIR
 
-ROWS_FILE = Path(__file__).resolve().parent / "experiments" / "table2.yaml"
+ROWS_FILE = EXPERIMENTS_DIR / "table2.yaml"
 
 
 def _read_json(path: Path) -> dict | None:

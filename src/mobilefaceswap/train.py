@@ -19,10 +19,14 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.callbacks.run_id import stored_run_id
-from mobilefaceswap.config import CONFIG_DIR, ConfigTypeError, check_value_types
+from mobilefaceswap.config import ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_json_atomic
-from mobilefaceswap.models.frozen import (
+from mobilefaceswap.models.pretrained import WeightsError
+from mobilefaceswap.models.swapper import save_swapper
+from mobilefaceswap.shipped import CONFIG_DIR
+from mobilefaceswap.training import StudentGAN
+from mobilefaceswap.training.frozen import (
     build_face_parser,
     build_identity,
     build_perceptual,
@@ -30,10 +34,9 @@ from mobilefaceswap.models.frozen import (
     build_teacher,
     network_config,
 )
-from mobilefaceswap.models.pretrained import WeightsError
-from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.training import StudentGAN
-from mobilefaceswap.training.student_gan import LossConfig, NonFiniteLossError, OptimConfig
+from mobilefaceswap.training.objective import LossConfig
+from mobilefaceswap.training.optim import OptimConfig
+from mobilefaceswap.training.student_gan import NonFiniteLossError
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +233,13 @@ def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> 
     return results
 
 
-def same_run_as(cfg: DictConfig, ablation: str | None) -> dict | None:
-    """A Table 2 member whose training would be another member's, switch for switch."""
-    if ablation == "no_quality_reweight" and cfg.quality.net is None:
-        reason = (
-            "no_quality_reweight is the full run: no quality regressor is configured (quality=none), so alpha has no Q either way"
-        )
-        return {"same_as": "full", "reason": reason}
-    return None
+def same_run_as(cfg: DictConfig) -> dict | None:
+    """A Table 2 member whose training would be another member's, switch for switch, as its
+    ablation config says: ``same_run_as.row`` while ``same_run_as.while_null`` is null."""
+    same = cfg.get("same_run_as")
+    if same is None or same.while_null is not None:
+        return None
+    return {"same_as": same.row, "reason": same.reason}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -260,7 +262,7 @@ def run(cfg: DictConfig) -> None:
     if (run_dir / "finished.json").is_file():
         log.info("already finished, skipped: %s", run_dir)
         return
-    if same := same_run_as(cfg, HydraConfig.get().runtime.choices.get("ablation")):
+    if same := same_run_as(cfg):
         log.warning("not trained: %s", same["reason"])
         write_json_atomic(run_dir / "same_as.json", same)
         return

@@ -10,9 +10,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mobilefaceswap.config import CONFIG_DIR
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_atomic, write_json_atomic
+from mobilefaceswap.shipped import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 

@@ -147,7 +147,7 @@ def convert_to_files(swap_path: str | Path, arcface_path: str | Path, out: str |
     out = Path(out)
     swapper_path, identity_path = out / "mobilefaceswap_224.pt", out / "arcface_irse_3_4_23_3.pth"
     for path in (swapper_path, identity_path):
-        refuse_overwrite(path, {"--swap": Path(swap_path), "--arcface": Path(arcface_path)}, "--out")
+        refuse_overwrite(path, {"--swap": Path(swap_path), "--arcface": Path(arcface_path)})
     student, identity = convert_released(swap_path, arcface_path)
     origin = f"converted from {Path(swap_path).name} and {Path(arcface_path).name}"
     save_swapper(swapper_path, student, identity, crop_size=224, origin=origin, identity_arch=RELEASED_IDENTITY_ARCH)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -16,6 +14,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, light_augmentation
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from mobilefaceswap.data.teacher_cache import CachedPairDataset
+from mobilefaceswap.data.vggface2 import prepare_config, prepare_vggface2
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +94,6 @@ class FacePairDataModule(L.LightningDataModule):
         return self._loader(self.val_set, shuffle=False)
 
 
-def fixed_training_pairs(data_cfg: DictConfig, count: int, seed_offset: int = 0) -> FacePairDataset:
-    """The first ``count`` unaugmented training pairs of the configured data (no teacher cache)."""
-    datamodule = instantiate(data_cfg, teacher_cache=None)
-    datamodule.prepare_data()
-    return datamodule.fixed_train_pairs(count, seed_offset)
-
-
 class EmbeddedFacesDataModule(FacePairDataModule):
     """The faces in the photos bundled with insightface and scikit-image (see ``data.embedded``),
     each its own identity."""
@@ -120,16 +112,32 @@ class EmbeddedFacesDataModule(FacePairDataModule):
 
 class VGGFace2DataModule(FacePairDataModule):
     """A ``mfs prepare-data`` cache: memory-mapped shards, split by identity (``val_identities``
-    held out, chosen from ``seed``); cached face-parsing masks are used when present."""
+    held out, chosen from ``seed``); cached face-parsing masks are used when present.
 
-    def __init__(self, cache: str, val_identities: int = 50, **kwargs):
+    With ``root`` (VGGFace2's raw train folder) ``prepare_data`` makes the cache first, with the
+    code of ``mfs prepare-data`` and its settings in ``prepare`` (``min_eye_distance``,
+    ``shard_size``, ``landmarks``, ``landmark_csv``, ``insightface_root``, ``workers``):
+    Lightning runs it on one process per node; a killed run resumes, a finished cache is reused.
+    """
+
+    def __init__(self, cache: str, root: str | None = None, prepare: dict | None = None, val_identities: int = 50, **kwargs):
         super().__init__(val_identities=val_identities, **kwargs)
         self.cache = Path(cache).expanduser()
+        self.root = root
+        self.prepare_settings = dict(prepare or {})
+
+    def prepare_data(self) -> None:
+        if self.root is None:
+            return
+        settings = dict(self.prepare_settings)
+        landmark_csv, workers = settings.pop("landmark_csv", None), settings.pop("workers", 1)
+        config = prepare_config(self.hparams.size, self.hparams.template, landmark_csv, **settings)
+        prepare_vggface2(Path(self.root).expanduser(), self.cache, config, landmark_csv, workers)
 
     def load_faces(self) -> FaceSet:
         index = self.cache / "index.csv"
         if not index.is_file():
-            raise DataError(f"data.cache: no prepared VGGFace2 at {self.cache} (run mfs prepare-data --out {self.cache})")
+            raise DataError(f"data.cache: no prepared VGGFace2 at {self.cache} (run mfs prepare-data --output {self.cache})")
         with open(index, newline="") as f:
             names = [row["identity"] for row in csv.DictReader(f)]
         faces = ShardedArray(sorted((self.cache / "shards").glob("faces_*.npy")))

@@ -14,18 +14,14 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from mobilefaceswap.data.datamodule import fixed_training_pairs
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.data.store import Rows, ShardedArray
-from mobilefaceswap.data.teacher_cache import teacher_outputs
 from mobilefaceswap.files import write_atomic
-from mobilefaceswap.models.frozen import build_identity, build_teacher
 
 WEIGHT_SUFFIXES = {".pth", ".pt", ".tar", ".ckpt"}
 
@@ -74,24 +70,6 @@ def build_quality_set(checkpoints: list[tuple[int, Path]], generate: Callable[[P
             writer.writerows(rows)
 
     return write_atomic(out / "labels.csv", write)
-
-
-def build_teacher_quality_set(cfg: DictConfig, checkpoints: list[str], out: str | Path, count: int = 1000,
-                              total_iterations: int | None = None, batch_size: int = 16, device: str = "cpu",
-                              progress: bool = True) -> Path:
-    """``mfs build-quality-set``: the configured teacher, with the weights of each checkpoint (files
-    or folders of them), swapping ``count`` fixed training pairs of the configured data."""
-    found = find_checkpoints(checkpoints)
-    pairs = fixed_training_pairs(cfg.data, count, seed_offset=2)  # not the pairs the student trains on first
-    indices = np.array([pairs.pair_indices(i) for i in range(count)], np.int64)
-    identity = build_identity(cfg.identity).to(device)
-
-    def generate(path: Path) -> np.ndarray:
-        teacher_cfg = OmegaConf.merge(cfg.teacher, {"pretrained": str(path)})
-        teacher = build_teacher(teacher_cfg, weights_flag="--checkpoints").to(device)
-        return teacher_outputs(teacher, identity, pairs.faces, indices, batch_size)
-
-    return build_quality_set(found, generate, out, total_iterations, progress=progress)
 
 
 class QualitySet(Dataset):

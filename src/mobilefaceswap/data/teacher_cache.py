@@ -12,7 +12,6 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -20,7 +19,6 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset, augment_reproducibly, to_tensor
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from mobilefaceswap.files import write_atomic, write_json_atomic
-from mobilefaceswap.models.frozen import build_identity, build_teacher
 
 
 def fingerprint(faces: FaceSet, size: int) -> str:
@@ -52,7 +50,7 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
     meta = {"pairs": count, "shard_size": shard_size, "faces": fingerprint(pairs.faces, size), **info}
     meta_path = out / "cache.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
-        raise DataError(f"{out} holds a teacher cache of other settings ({meta_path}); choose another --out")
+        raise DataError(f"{out} holds a teacher cache of other settings ({meta_path}); choose another --output")
     write_json_atomic(meta_path, meta)
     for shard, start in enumerate(tqdm(range(0, count, shard_size), desc="teacher outputs", unit="shard", disable=not progress)):
         path = out / f"teacher_{shard:05d}.npy"
@@ -63,23 +61,6 @@ def build_teacher_cache(pairs: FacePairDataset, teacher, identity, out: str | Pa
         write_atomic(out / f"pairs_{shard:05d}.npy", lambda tmp, a=indices: np.save(tmp, a))
         write_atomic(path, lambda tmp, a=images: np.save(tmp, a))  # last: the shard is done
     return out
-
-
-def cache_teacher(cfg: DictConfig, out: str | Path, count: int, shard_size: int = 1000, batch_size: int = 16,
-                  device: str = "cpu", progress: bool = True) -> Path:
-    """``mfs cache-teacher``: the configured teacher's outputs for the first ``count`` training pairs
-    of the configured data, as a run of that config would compute them."""
-    from mobilefaceswap.data.datamodule import fixed_training_pairs  # which imports this module
-
-    pairs = fixed_training_pairs(cfg.data, count)
-    identity = build_identity(cfg.identity)
-    teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(device), identity.to(device)
-    info = {
-        "teacher": cfg.teacher.net._target_,
-        "teacher_weights": cfg.teacher.pretrained,
-        "identity_weights": cfg.identity.pretrained,
-    }
-    return build_teacher_cache(pairs, teacher, identity, out, count, info, shard_size, batch_size, progress=progress)
 
 
 class CachedPairDataset(Dataset):

@@ -21,12 +21,12 @@ import csv
 import json
 import multiprocessing
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from omegaconf import DictConfig
 from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
@@ -49,6 +49,14 @@ class PrepareConfig:
         face_template(self.size, self.template)  # refuses an unknown template
         if self.landmarks not in ("csv", "dlib", "insightface"):
             raise ValueError(f"landmarks={self.landmarks!r}: use csv, dlib or insightface")
+
+
+def prepare_config(
+    size: int, template: str, landmark_csv: str | Path | None = None, landmarks: str | None = None, **settings
+) -> PrepareConfig:
+    """The settings of ``mfs prepare-data`` and of ``VGGFace2DataModule.prepare_data``: landmarks
+    from VGGFace2's CSV when one is given, else dlib's, unless ``landmarks`` says otherwise."""
+    return PrepareConfig(size, template, landmarks=landmarks or ("csv" if landmark_csv else "dlib"), **settings)
 
 
 def list_images(root: Path) -> list[str]:
@@ -159,20 +167,23 @@ def prepare_vggface2(
     landmark_csv: str | Path | None = None,
     workers: int = 1,
     progress: bool = True,
-    face_parser: DictConfig | None = None,
+    face_parser: Callable | None = None,
     device: str = "cpu",
 ) -> dict:
     """Filter, align and shard; continues a killed run. Returns the report. With ``face_parser``
-    (its config group) the masks M_t too, computed on ``device``."""
+    (what builds it, called once the faces are aligned: torch and the networks stay out of the
+    workers that align) the masks M_t too, computed on ``device``."""
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
-        raise DataError(f"--out {out} is inside the dataset folder {root}; choose another")
+        raise DataError(f"--output {out} is inside the dataset folder {root}; choose another")
     if landmark_csv and Path(landmark_csv).resolve().is_relative_to(out.resolve()):
-        raise DataError(f"--landmark-csv {landmark_csv} is inside --out {out}, whose files are rewritten; choose another --out")
+        raise DataError(
+            f"--landmark-csv {landmark_csv} is inside --output {out}, whose files are rewritten; choose another --output"
+        )
     settings = {**asdict(config), "root": str(root.resolve())}
     settings_path = out / "prepare.json"
     if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
-        raise DataError(f"{out} holds a cache prepared with other settings ({settings_path}); choose another --out")
+        raise DataError(f"{out} holds a cache prepared with other settings ({settings_path}); choose another --output")
     names = list_images(root)
     csv_points = read_landmark_csv(Path(landmark_csv)) if landmark_csv else None
     if config.landmarks == "csv" and csv_points is None:
@@ -212,9 +223,7 @@ def prepare_vggface2(
             pool.terminate()  # every result is in by now, or the run is being stopped
     report = write_index(out, len(shards), settings)
     if face_parser is not None:
-        from mobilefaceswap.models.frozen import build_face_parser  # torch and the networks: not in the workers that align
-
-        add_masks(out, build_face_parser(face_parser), device=device, progress=progress)
+        add_masks(out, face_parser(), device=device, progress=progress)
         report["masks"] = True
     return report
 

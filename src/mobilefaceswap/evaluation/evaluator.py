@@ -194,7 +194,7 @@ def score_manifest(manifest: str | Path, out: str | Path | None = None, progress
             for i, t in enumerate(triples)
             for column in ("source", "target", "swapped")
         }
-        refuse_overwrite(Path(out), {"--manifest": Path(manifest), **images}, "--out")
+        refuse_overwrite(Path(out), {"--manifest": Path(manifest), **images})
     report = asdict(SwapEvaluator(**weights).evaluate(triples, progress=progress))
     if out:
         write_json_atomic(out, report)

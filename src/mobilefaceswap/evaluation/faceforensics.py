@@ -26,8 +26,8 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.evaluation.evaluator import SwapEvaluator, read_manifest
 from mobilefaceswap.files import write_atomic, write_json_atomic, write_text_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
+from mobilefaceswap.inference.session import open_swap_session
 from mobilefaceswap.inference.swap import read_image, write_image
-from mobilefaceswap.models.swapper import load_swapper
 
 log = logging.getLogger(__name__)
 
@@ -266,13 +266,12 @@ def evaluate_ffpp(
     protocol: FFppProtocol,
     out: Path,
     name: str,
-    swapper=None,
+    pipeline: FaceSwapPipeline | None = None,
     method: str | None = None,
     progress: bool = True,
-    device: str = "cpu",
 ) -> dict:
-    """Score ``swapper`` (a Swapper, or anything with its ``bake``, ``crop_size`` and ``template``;
-    run on ``device``) or FF++'s own ``method`` on FF++ -> the report, also written to ``out/<name>/eval.json``."""
+    """Score the swapper of ``pipeline`` or FF++'s own ``method`` on FF++ -> the report, also
+    written to ``out/<name>/eval.json``."""
     root, out = Path(protocol.root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DataError(f"the output folder {out} is inside the dataset {root}; choose a folder outside it")
@@ -282,7 +281,7 @@ def evaluate_ffpp(
     if method is not None:
         items, swapped, failed = swaps_of_method(items, root, method, protocol.compression, out / name, progress=progress)
     else:
-        items, swapped, failed = swap_with_model(items, FaceSwapPipeline(swapper, device=device), out / name, progress=progress)
+        items, swapped, failed = swap_with_model(items, pipeline, out / name, progress=progress)
     if not items:
         raise DataError(f"nothing to score: {'; '.join((skipped + failed)[:3])}")
     manifest = write_manifest(out / name / "manifest.csv", items, swapped)
@@ -300,8 +299,8 @@ def score_on_ffpp(
     (the report, the folder of its manifest and eval.json); ``weights`` are SwapEvaluator's."""
     evaluator = SwapEvaluator(**weights)
     if method:
-        name, swapper = method, None
+        name, pipeline = method, None
     else:
-        name, swapper = Path(checkpoint).stem, load_swapper(checkpoint)
-    report = evaluate_ffpp(evaluator, protocol, Path(out), name, swapper, method, progress=progress, device=evaluator.device.type)
+        name, pipeline = Path(checkpoint).stem, open_swap_session(checkpoint, device=evaluator.device.type).pipeline
+    report = evaluate_ffpp(evaluator, protocol, Path(out), name, pipeline, method, progress=progress)
     return report, Path(out) / name

@@ -13,6 +13,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.evaluation.evaluator import SwapEvaluator
 from mobilefaceswap.evaluation.faceforensics import FFppProtocol, evaluate_ffpp
+from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.swapper import Swapper
 from mobilefaceswap.training.student_gan import StudentGAN
@@ -116,7 +117,7 @@ def evaluate_student_ffpp(
     results, skipped, described = {}, [], protocol.describe(0)
     for who, swapper in swappers.items():
         try:
-            report = evaluate_ffpp(evaluator, protocol, out, who, swapper, progress=False)
+            report = evaluate_ffpp(evaluator, protocol, out, who, FaceSwapPipeline(swapper), progress=False)
         except DataError as err:  # e.g. an untrained teacher draws no detectable face
             results[who] = {"scored": 0, "note": str(err)}
             continue

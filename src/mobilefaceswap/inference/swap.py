@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, refuse_overwrite, write_atomic
+from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, is_video, transcode
+from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
 

@@ -21,12 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.files import write_atomic
+from mobilefaceswap.files import VIDEO_SUFFIXES, write_atomic
 from mobilefaceswap.inference.stage_times import StageTimes
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 # Outputs are H.264 or HEVC + the audio, which every container here takes but WebM.
 OUTPUT_VIDEO_SUFFIXES = VIDEO_SUFFIXES - {".webm"}
 # Audio codecs each output container takes as they are (stream copy); others are re-encoded as AAC.
@@ -87,10 +86,6 @@ class VideoResult:
     truncated: bool
     audio_copied: bool = False  # the audio packets were copied, not re-encoded
     rotation: int = 0  # degrees counter-clockwise applied to make the frames upright
-
-
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass
@@ -255,6 +250,110 @@ def expected_frames(container, stream, fps) -> int:
     return max(int((container.duration / av.time_base - 0.1) * fps), 0)
 
 
+@dataclass
+class _Input:
+    """An opened video to transcode: its streams, and what the output does with its audio."""
+
+    container: av.container.InputContainer
+    video: av.VideoStream
+    audio: av.AudioStream | None
+    copy_audio: bool  # the audio packets are copied as they are (else re-encoded as AAC)
+    fps: Fraction
+    expected: int  # frames the container promises (0: it does not say)
+
+
+def _open_input(source: str | Path, suffix: str) -> _Input:
+    """``source`` opened for an output ending in ``suffix``, or DataError with one line."""
+    try:
+        container = av.open(str(source))
+    except (av.error.FFmpegError, OSError) as err:
+        raise DataError(f"cannot open video {source}: {err}") from None
+    if not container.streams.video:
+        container.close()
+        raise DataError(f"{source} has no video stream")
+    video = container.streams.video[0]
+    video.thread_type = "AUTO"  # FFmpeg decodes on its own threads while we swap
+    audio = container.streams.audio[0] if container.streams.audio else None
+    if audio is not None and audio.codec_context.layout.nb_channels == 0:
+        log.warning("%s: the audio stream cannot be read; the output has no sound", source)
+        audio = None
+    copyable = COPYABLE_AUDIO[suffix]
+    copy_audio = audio is not None and (copyable is None or audio.codec_context.name in copyable)
+    fps = video.average_rate or video.guessed_rate or Fraction(25)
+    return _Input(container, video, audio, copy_audio, fps, expected_frames(container, video, fps))
+
+
+def _output_streams(out, source: _Input, encoding: VideoEncoding, width: int, height: int, time_base: Fraction):
+    """The output's video stream at the upright size, and its audio stream (copied, AAC, or None)."""
+    video = encoding.add_stream(out, source.fps, width, height)
+    video.codec_context.time_base = time_base
+    if source.copy_audio:
+        return video, out.add_stream_from_template(source.audio)
+    if source.audio is not None:
+        context = source.audio.codec_context
+        return video, out.add_stream("aac", rate=context.sample_rate, layout=context.layout.name)
+    return video, None
+
+
+class _Transcoding:
+    """One video through ``process``: ``encode(tmp)`` writes it, and what it found on the way
+    (frames written, upright size and rotation, damage) stays on the object."""
+
+    def __init__(self, source: _Input, path: str | Path, process, progress: bool, encoding: VideoEncoding,
+                 metadata: dict[str, str], times: StageTimes, keep_timestamps: bool):
+        self.source, self.path, self.process, self.progress = source, path, process, progress
+        self.encoding, self.metadata, self.times, self.keep_timestamps = encoding, metadata, times, keep_timestamps
+        # Timestamps: the input's own where the container keeps them, else one frame per tick.
+        self.time_base = source.video.time_base if keep_timestamps else 1 / source.fps
+        self.step = max(1, round(1 / (source.fps * self.time_base)))
+        self.frames = self.damaged = self.rotation = 0
+        self.size = (source.video.codec_context.width, source.video.codec_context.height)
+
+    def encode(self, tmp: str) -> None:
+        reader = _Reader(self.source.container, self.source.video, self.source.audio, self.source.copy_audio, self.times)
+        name = Path(self.path).name
+        bar = tqdm(total=self.source.expected or None, desc=f"swapping {name}", unit="frame", disable=not self.progress)
+        try:
+            with av.open(tmp, "w") as out:
+                out.metadata.update(self.metadata)
+                self._write(out, reader, bar)
+        finally:
+            reader.stop.set()
+            reader.thread.join()
+            bar.close()
+        self.damaged = reader.damaged
+        if self.frames == 0:
+            raise DataError(f"no frame could be decoded from {self.path}")
+
+    def _write(self, out, reader: "_Reader", bar) -> None:
+        writer, pending, last_pts = None, [], None
+        try:
+            for item in reader.items():
+                if not isinstance(item, _Picture):
+                    (pending.append if writer is None else writer.put)(item)  # audio before the first picture waits
+                    continue
+                if writer is None:  # the first picture gives the upright size
+                    height, width = item.rgb.shape[:2]
+                    self.size, self.rotation = (width, height), item.rotation
+                    out_video, out_audio = _output_streams(out, self.source, self.encoding, width, height, self.time_base)
+                    writer = _Writer(out, out_video, out_audio, self.times)
+                    for waiting in pending:
+                        writer.put(waiting)
+                last_pts = self._pts(item, last_pts)
+                writer.put((self.process(item.rgb, item.seconds), out_video.pix_fmt, last_pts, self.time_base))
+                self.frames += 1
+                bar.update()
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _pts(self, item: "_Picture", last_pts: int | None) -> int:
+        pts = item.pts if self.keep_timestamps and item.pts is not None else None
+        if pts is None or (last_pts is not None and pts <= last_pts):  # none given, or out of order
+            pts = 0 if last_pts is None else last_pts + self.step
+        return pts
+
+
 def transcode(
     source: str | Path,
     destination: str | Path,
@@ -276,83 +375,19 @@ def transcode(
     suffix = destination.suffix.lower()
     if suffix not in OUTPUT_VIDEO_SUFFIXES:
         raise DataError(f"{destination}: video outputs end in {', '.join(sorted(OUTPUT_VIDEO_SUFFIXES))}")
-    encoding = encoding or VideoEncoding()
-    times = times or StageTimes()
+    opened = _open_input(source, suffix)
+    transcoding = _Transcoding(opened, source, process, progress, encoding or VideoEncoding(), metadata or {},
+                               times or StageTimes(), suffix in TIMESTAMPED_SUFFIXES)
     try:
-        inp = av.open(str(source))
-    except (av.error.FFmpegError, OSError) as err:
-        raise DataError(f"cannot open video {source}: {err}") from None
-    if not inp.streams.video:
-        inp.close()
-        raise DataError(f"{source} has no video stream")
-    in_video = inp.streams.video[0]
-    in_video.thread_type = "AUTO"  # FFmpeg decodes on its own threads while we swap
-    in_audio = inp.streams.audio[0] if inp.streams.audio else None
-    if in_audio is not None and in_audio.codec_context.layout.nb_channels == 0:
-        log.warning("%s: the audio stream cannot be read; the output has no sound", source)
-        in_audio = None
-    copyable = COPYABLE_AUDIO[suffix]
-    copy_audio = in_audio is not None and (copyable is None or in_audio.codec_context.name in copyable)
-    fps = in_video.average_rate or in_video.guessed_rate or Fraction(25)
-    expected = expected_frames(inp, in_video, fps)
-    keep_timestamps = suffix in TIMESTAMPED_SUFFIXES
-    frames, damaged, size, rotation = 0, 0, (in_video.codec_context.width, in_video.codec_context.height), 0
-
-    def encode(tmp: str) -> None:
-        nonlocal frames, size, rotation, damaged
-        reader = _Reader(inp, in_video, in_audio, copy_audio, times)
-        bar = tqdm(total=expected or None, desc=f"swapping {Path(source).name}", unit="frame", disable=not progress)
-        writer, pending, last_pts = None, [], None
-        # Timestamps: the input's own where the container keeps them, else one frame per tick.
-        time_base = in_video.time_base if keep_timestamps else 1 / fps
-        step = max(1, round(1 / (fps * time_base)))
-        try:
-            with av.open(tmp, "w") as out:
-                out.metadata.update(metadata or {})
-                try:
-                    for item in reader.items():
-                        if not isinstance(item, _Picture):
-                            (pending.append if writer is None else writer.put)(item)  # audio before the first picture waits
-                            continue
-                        if writer is None:  # the first picture gives the upright size
-                            height, width = item.rgb.shape[:2]
-                            size, rotation = (width, height), item.rotation
-                            out_video = encoding.add_stream(out, fps, width, height)
-                            out_video.codec_context.time_base = time_base
-                            if copy_audio:
-                                out_audio = out.add_stream_from_template(in_audio)
-                            elif in_audio is not None:
-                                context = in_audio.codec_context
-                                out_audio = out.add_stream("aac", rate=context.sample_rate, layout=context.layout.name)
-                            else:
-                                out_audio = None
-                            writer = _Writer(out, out_video, out_audio, times)
-                            for waiting in pending:
-                                writer.put(waiting)
-                        pts = item.pts if keep_timestamps and item.pts is not None else None
-                        if pts is None or (last_pts is not None and pts <= last_pts):  # none given, or out of order
-                            pts = 0 if last_pts is None else last_pts + step
-                        last_pts = pts
-                        writer.put((process(item.rgb, item.seconds), out_video.pix_fmt, pts, time_base))
-                        frames += 1
-                        bar.update()
-                finally:
-                    if writer is not None:
-                        writer.close()
-        finally:
-            reader.stop.set()
-            reader.thread.join()
-            bar.close()
-        damaged = reader.damaged
-        if frames == 0:
-            raise DataError(f"no frame could be decoded from {source}")
-
-    try:
-        write_atomic(destination, encode)
+        write_atomic(destination, transcoding.encode)
     finally:
-        inp.close()
-    truncated = bool(damaged) or frames < expected
+        opened.container.close()
+    frames, expected = transcoding.frames, opened.expected
+    truncated = bool(transcoding.damaged) or frames < expected
     if truncated:
         announced = f" of its {expected}" if expected else ""
         log.warning("%s is damaged or truncated: %d%s frames decoded and written", source, frames, announced)
-    return VideoResult(frames, float(fps), size[0], size[1], in_audio is not None, truncated, copy_audio, rotation)
+    width, height = transcoding.size
+    return VideoResult(
+        frames, float(opened.fps), width, height, opened.audio is not None, truncated, opened.copy_audio, transcoding.rotation
+    )

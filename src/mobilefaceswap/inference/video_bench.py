@@ -18,8 +18,8 @@ import numpy as np
 
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_people, bundled_photos
+from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.sample_clip import make_sample_clip
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 from mobilefaceswap.inference.swap import Swapping, write_image
 from mobilefaceswap.models.swapper import Swapper, save_swapper

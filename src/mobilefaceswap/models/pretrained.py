@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mobilefaceswap.models.swapper_format import READABLE_FORMATS
+
 log = logging.getLogger(__name__)
 
 # Whole pickled models (e.g. SimSwap's arcface_checkpoint.tar) are rebuilt by torch's
@@ -60,7 +62,7 @@ def read_state_dict(
         state = state.state_dict()
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
-    if isinstance(state, dict) and state.get("format") in swapper_formats():
+    if isinstance(state, dict) and state.get("format") in READABLE_FORMATS:
         check_recorded_arch(state.get("student_arch"), arch, path, config_key, net_key)
         state = state["student"]  # a swapper file: its student's state dict
     if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
@@ -81,12 +83,6 @@ def check_recorded_arch(recorded: dict | None, arch: dict | None, path: Path, co
         value = lambda v: str(v).lower() if isinstance(v, bool) else str(v).replace(" ", "")
         overrides = " ".join(f"{net_key}.{k}={value(v)}" for k, v in differs.items())
         raise WeightsError(f"{config_key}: {path} holds a student built with {differs}; add {overrides}")
-
-
-def swapper_formats() -> tuple[str, ...]:
-    from mobilefaceswap.models.swapper import READABLE_FORMATS  # swapper.py builds on this module
-
-    return READABLE_FORMATS
 
 
 def load_pretrained(

@@ -17,10 +17,7 @@ from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.identity_onnx import onnx_identity_from_bytes
 from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
 from mobilefaceswap.models.student import BakedMobileFaceSwap, MobileFaceSwap
-
-FORMAT = "mobilefaceswap-swapper/2"
-# Format 1 did not record the student's architecture: its files hold the default student.
-READABLE_FORMATS = ("mobilefaceswap-swapper/1", FORMAT)
+from mobilefaceswap.models.swapper_format import FORMAT, READABLE_FORMATS
 
 
 @dataclass

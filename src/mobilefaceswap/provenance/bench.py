@@ -16,7 +16,7 @@ import numpy as np
 import skimage.data
 
 from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.inference.sample_clip import make_sample_clip
+from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.provenance import watermark
 
 TARGETS = {"jpeg75": 0.95, "half_size": 0.95, "false_positive_rate_max": 0.01, "psnr_db_min": 40.0}

@@ -6,7 +6,7 @@ import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mobilefaceswap.inference.video import is_video
+from mobilefaceswap.files import is_video
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.c2pa_manifest import read_manifest
 from mobilefaceswap.provenance.metadata import read_image_metadata, read_video_metadata

@@ -1,4 +1,5 @@
-"""The student's optimiser parameter groups: fan-in-scaled learning rates for the injection network.
+"""The student's optimiser settings (``OptimConfig``, the schema of ``model.optim``) and parameter
+groups: fan-in-scaled learning rates for the injection network.
 
 Adam moves every weight by about ``lr`` per step whatever its gradient's size, and with one
 identity per sample the moves of a layer's weights add up coherently: a predicted kernel,
@@ -10,10 +11,27 @@ without changing the parameters themselves (so the released weights still load a
 """
 
 import math
+from dataclasses import dataclass
 
 from torch import nn
 
-INJECTION_LR_SCALINGS = ("fan_in", "none")  # checked by OptimConfig
+INJECTION_LR_SCALINGS = ("fan_in", "none")
+
+
+@dataclass
+class OptimConfig:
+    """The schema of ``model.optim`` (values in conf/model/mobilefaceswap.yaml)."""
+
+    lr_generator: float
+    lr_discriminator: float
+    betas: tuple[float, float]
+    injection_lr_scaling: str
+    max_nonfinite_steps: int
+
+    def __post_init__(self):
+        if self.injection_lr_scaling not in INJECTION_LR_SCALINGS:
+            choices = " or ".join(INJECTION_LR_SCALINGS)
+            raise ValueError(f"model.optim.injection_lr_scaling={self.injection_lr_scaling!r}: use {choices}")
 
 
 def fan_in(weight: nn.Parameter) -> int:

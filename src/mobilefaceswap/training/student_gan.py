@@ -1,17 +1,17 @@
-"""Distilling the MobileFaceSwap student from a teacher, as a GAN (paper eq. 3-7)."""
+"""Distilling the MobileFaceSwap student from a teacher, as a GAN: the Lightning plumbing
+(optimisers, steps, non-finite guards, checkpoints) around the objective of ``objective.py``."""
 
 import logging
 import math
-from dataclasses import dataclass
 
 import lightning as L
 import torch
 from torch import nn
 
-from mobilefaceswap import losses
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
-from mobilefaceswap.training.optim import INJECTION_LR_SCALINGS, generator_param_groups
+from mobilefaceswap.training.objective import DistillationObjective, DistillationTargets, LossConfig
+from mobilefaceswap.training.optim import OptimConfig, generator_param_groups
 
 log = logging.getLogger(__name__)
 
@@ -20,57 +20,6 @@ FROZEN = "frozen."  # the frozen networks are rebuilt from config, never stored 
 
 class NonFiniteLossError(FloatingPointError):
     """Training stopped on a loss that stayed NaN or infinite."""
-
-
-@dataclass
-class LossConfig:
-    """L = lambda_adv L_adv + alpha (lambda_rec L_rec + lambda_per L_per) + lambda_id L_id + lambda_mask L_mask.
-
-    The values, with what each means, are in conf/loss/paper.yaml; this is their schema."""
-
-    lambda_rec: float
-    lambda_per: float
-    lambda_id: float
-    lambda_mask: float
-    lambda_adv: float
-    adversarial: str
-    adversarial_real: str
-    weak_mask: bool
-    distillation: bool
-    reweight_identity: bool
-    reweight_quality: bool
-
-    def __post_init__(self):
-        if self.adversarial not in ("hinge", "lsgan", "nonsaturating"):
-            raise ValueError(f"loss.adversarial={self.adversarial!r}: use hinge, lsgan or nonsaturating")
-        if self.adversarial_real not in ("target", "teacher"):
-            raise ValueError(f"loss.adversarial_real={self.adversarial_real!r}: use target or teacher")
-
-
-@dataclass
-class OptimConfig:
-    """The schema of ``model.optim`` (values in conf/model/mobilefaceswap.yaml)."""
-
-    lr_generator: float
-    lr_discriminator: float
-    betas: tuple[float, float]
-    injection_lr_scaling: str
-    max_nonfinite_steps: int
-
-    def __post_init__(self):
-        if self.injection_lr_scaling not in INJECTION_LR_SCALINGS:
-            raise ValueError(f"model.optim.injection_lr_scaling={self.injection_lr_scaling!r}: use fan_in or none")
-
-
-@dataclass
-class DistillationTargets:
-    """Everything the frozen helpers say about one batch; no gradients."""
-
-    source_identity: IdentityFeatures
-    reference_image: torch.Tensor  # I'_g (B, 3, S, S): the teacher's output, or the target without KD
-    reference_features: list[torch.Tensor]  # VGG_i of the reference
-    target_mask: torch.Tensor  # M_t (B, 1, S, S)
-    alpha: torch.Tensor  # per-sample weight of L_rec and L_per (B,)
 
 
 class StudentGAN(L.LightningModule):
@@ -97,7 +46,7 @@ class StudentGAN(L.LightningModule):
         self.frozen = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, face_parser=face_parser))
         if quality is not None:
             self.frozen["quality"] = quality
-        self.loss_cfg = LossConfig(**loss)
+        self.objective = DistillationObjective(self.frozen, discriminator, LossConfig(**loss))
         self.optim_cfg = OptimConfig(**optim)
         self.nonfinite_steps = 0
 
@@ -107,8 +56,16 @@ class StudentGAN(L.LightningModule):
         self.frozen.eval()  # frozen: BN statistics and dropout stay as loaded
         return self
 
+    @property
+    def loss_cfg(self) -> LossConfig:
+        return self.objective.cfg
+
+    @loss_cfg.setter
+    def loss_cfg(self, cfg: LossConfig) -> None:
+        self.objective.cfg = cfg
+
     def identity(self, image: torch.Tensor) -> IdentityFeatures:
-        return self.frozen["identity"](image)
+        return self.objective.identity(image)
 
     @property
     def identity_encoder(self) -> IdentityEncoder:
@@ -132,45 +89,11 @@ class StudentGAN(L.LightningModule):
             images["teacher"] = ref.reference_image
         return images
 
-    @torch.no_grad()
     def distillation_targets(self, batch: dict) -> DistillationTargets:
-        h, cfg = self.frozen, self.loss_cfg
-        source, target = batch["source"], batch["target"]
-        source_identity = self.identity(source)
-        if cfg.distillation:
-            # A teacher cache (data.teacher_cache) brings I'_g with the batch.
-            reference = batch["reference"] if "reference" in batch else h["teacher"](source, target, source_identity)
-            quality = torch.ones(len(source), device=source.device)
-            if cfg.reweight_quality and "quality" in h:
-                quality = h["quality"](reference)
-            alpha = quality
-            if cfg.reweight_identity:
-                alpha = losses.distillation_weight(source_identity.z, self.identity(reference).z, quality)
-        else:  # only a same-identity pair has a ground truth: the target itself
-            reference, alpha = target, batch["same_identity"].float()
-        return DistillationTargets(
-            source_identity=source_identity,
-            reference_image=reference,
-            reference_features=h["perceptual"](reference),
-            target_mask=batch["target_mask"] if "target_mask" in batch else h["face_parser"](target),  # cached by prepare-data
-            alpha=alpha,
-        )
+        return self.objective.targets(batch)
 
-    # -- objective -------------------------------------------------------------------------
     def generator_losses(self, out: SwapOutput, ref: DistillationTargets, adversarial: bool = True) -> dict:
-        cfg = self.loss_cfg
-        rec = losses.reconstruction_loss(out.image, ref.reference_image)
-        per = losses.perceptual_loss(self.frozen["perceptual"](out.image), ref.reference_features)
-        idl = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z)
-        msk = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask)
-        distill = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
-        total = distill + cfg.lambda_id * idl.mean() + cfg.lambda_mask * msk.mean()
-        terms = {"rec": rec.mean(), "per": per.mean(), "id": idl.mean(), "mask": msk.mean(), "alpha": ref.alpha.mean()}
-        if adversarial:
-            adv = losses.generator_adversarial_loss(self.discriminator(out.image), cfg.adversarial)
-            total = total + cfg.lambda_adv * adv
-            terms["adv"] = adv
-        return {"total": total, **terms}
+        return self.objective.generator_losses(out, ref, adversarial)
 
     def _all_finite(self, value: torch.Tensor) -> bool:
         """Every process agrees, so DDP never waits on a rank that skipped."""
@@ -210,10 +133,7 @@ class StudentGAN(L.LightningModule):
             opt_g.step()
 
         with self.toggled_optimizer(opt_d):
-            real = ref.reference_image if self.loss_cfg.adversarial_real == "teacher" else target
-            d = losses.discriminator_adversarial_loss(
-                self.discriminator(real), self.discriminator(out.image.detach()), self.loss_cfg.adversarial
-            )
+            d = self.objective.discriminator_loss(ref, target, out.image.detach())
             if not self._all_finite(d):
                 return self._skip_nonfinite("discriminator", {"adv_d": d})
             opt_d.zero_grad(set_to_none=True)

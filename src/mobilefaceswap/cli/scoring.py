@@ -1,0 +1,93 @@
+"""``mfs eval-swaps``, ``mfs eval-ffpp`` and ``mfs table2``: scoring swaps, and a Table 2 sweep
+beside the paper."""
+
+import argparse
+import json
+import sys
+
+from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial
+
+
+def evaluator_weights(args: argparse.Namespace) -> dict:
+    return dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
+
+
+def print_scores(report: dict, as_json: bool) -> None:
+    """The evaluation report, whole or its scores; skipped rows are listed on stderr either way."""
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n".join(f"{k:18} {v}" for k, v in report["results"].items() if k != "backends"))
+    if report["skipped"]:
+        print(f"scored {report['scored']} of {report['pairs']}; skipped:", *report["skipped"], sep="\n  ", file=sys.stderr)
+
+
+def eval_swaps(args: argparse.Namespace) -> None:
+    from mobilefaceswap.evaluation.evaluator import score_manifest
+
+    report = score_manifest(args.manifest, args.output, progress=not args.quiet, **evaluator_weights(args))
+    print_scores(report, args.json)
+    exit_if_partial(report["skipped"])
+
+
+def eval_ffpp(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from mobilefaceswap.evaluation.faceforensics import FFppProtocol, score_on_ffpp
+
+    protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
+    weights = evaluator_weights(args)
+    report, folder = score_on_ffpp(protocol, args.output, args.checkpoint, args.method, progress=not args.quiet, **weights)
+    print_scores(report, args.json)
+    print(f"manifest and report: {folder}", file=sys.stderr)
+    exit_if_partial(report["skipped"])
+
+
+def table2(args: argparse.Namespace) -> None:
+    from mobilefaceswap.table2 import aggregate
+
+    text, md, table = aggregate(args.results, args.output)
+    print(text)
+    print(f"written: {md} and {table}")
+
+
+def add_scoring_arguments(command: argparse.ArgumentParser) -> None:
+    """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
+    command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
+    command.add_argument("--hopenet", help="Hopenet state dict: pose as in the paper (default: dlib landmarks + solvePnP)")
+    command.add_argument(
+        "--cosface",
+        help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict): identity as in "
+        "the paper (default: dlib)",
+    )
+    command.add_argument("--json", action="store_true", help="print the whole JSON report")
+    add_quiet(command)
+    add_device(command, "where the swapper and the scoring networks run")
+
+
+def add_commands(commands) -> None:
+    evaluate = commands.add_parser("eval-swaps", help="score any method's swaps: identity retrieval, pose, expression, FID")
+    evaluate.add_argument("--manifest", required=True, help="CSV with source,target,swapped[,source_id] image paths")
+    add_output(evaluate, "also write the JSON report to this file", required=False)
+    add_scoring_arguments(evaluate)
+    evaluate.set_defaults(run=eval_swaps)
+
+    ffpp = commands.add_parser("eval-ffpp", help="the paper's FaceForensics++ protocol: N frames per video, swap, score")
+    ffpp.add_argument("--root", required=True, help="FaceForensics++ folder (original_sequences/, manipulated_sequences/)")
+    add_output(ffpp, "folder for frames, swaps, manifest.csv and eval.json")
+    who = ffpp.add_mutually_exclusive_group(required=True)
+    who.add_argument("--checkpoint", help="swapper file to evaluate (mfs convert-paddle output or a run's swapper.pt)")
+    who.add_argument("--method", help="score FF++'s own manipulated videos of this method instead, e.g. FaceShifter")
+    ffpp.add_argument("--frames", type=int, default=10, help="evenly spaced frames per target video")
+    ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
+    ffpp.add_argument(
+        "--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)"
+    )
+    ffpp.add_argument("--limit", type=int, help="first N pairs only")
+    add_scoring_arguments(ffpp)
+    ffpp.set_defaults(run=eval_ffpp)
+
+    table = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
+    table.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
+    add_output(table, "where table2.md and table2.csv go (default %(default)s)", required=False, default="experiments/results")
+    table.set_defaults(run=table2)
