@@ -65,3 +65,21 @@ def test_aggregate_writes_table_csv_and_plot(tmp_path):
 def test_no_seed_folder_is_one_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no seed_"):
         read_seeds(tmp_path)
+
+
+def test_mfs_learning_curves_prints_the_table_and_json(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for seed in (0, 1):
+        _write_seed(tmp_path / "sweep", seed, final_effect=0.08, final_corr=0.9, heldout_corr=0.6, scale=10.0)
+    mfs = str(Path(sys.executable).parent / "mfs")
+    shown = subprocess.run([mfs, "learning-curves", "--results", str(tmp_path / "sweep")], capture_output=True, text=True)
+    assert shown.returncode == 0 and "mean ± std" in shown.stdout
+    assert (tmp_path / "sweep" / "learning_curves.png").is_file()
+    as_json = subprocess.run([mfs, "learning-curves", "--results", str(tmp_path / "sweep"), "--output", str(tmp_path / "o"),
+                              "--json"], capture_output=True, text=True)
+    assert json.loads(as_json.stdout)["checks"] and (tmp_path / "o" / "learning_curves.md").is_file()
+    missing = subprocess.run([mfs, "learning-curves", "--results", str(tmp_path / "none")], capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stderr.startswith("mfs learning-curves: error: no seed_")

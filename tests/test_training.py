@@ -156,3 +156,15 @@ def test_injection_weights_learn_at_lr_over_sqrt_fan_in(smoke_module):
     assert groups["student"] == 4e-4  # head, fusion, biases and norms
     counted = sum(p.numel() for g in smoke_module.configure_optimizers()[0].param_groups for p in g["params"])
     assert counted == sum(p.numel() for p in smoke_module.student.parameters())
+
+
+def test_linear_lr_decay_falls_to_its_floor_and_needs_a_step_budget():
+    from mobilefaceswap.training.optim import LINEAR_DECAY_FLOOR, OptimConfig, generator_lr_factor
+
+    factor = generator_lr_factor("linear", 100)
+    assert [factor(s) for s in (0, 50)] == [1.0, 0.5] and factor(99) == factor(100) == LINEAR_DECAY_FLOOR
+    assert generator_lr_factor("none", -1)(10**6) == 1.0
+    with pytest.raises(ValueError, match="needs trainer.max_steps"):
+        generator_lr_factor("linear", -1)
+    with pytest.raises(ValueError, match="model.optim.lr_decay='cosine'"):
+        OptimConfig(1e-3, 1e-3, (0.0, 0.99), "fan_in", 10, lr_decay="cosine")

@@ -1,5 +1,5 @@
-"""``mfs eval-swaps``, ``mfs eval-ffpp`` and ``mfs table2``: scoring swaps, and a Table 2 sweep
-beside the paper."""
+"""``mfs eval-swaps``, ``mfs eval-ffpp``, ``mfs table2`` and ``mfs learning-curves``: scoring swaps,
+a Table 2 sweep beside the paper, and the learning curve over seeds."""
 
 import argparse
 import json
@@ -51,6 +51,15 @@ def table2(args: argparse.Namespace) -> None:
     print(f"written: {md} and {table}")
 
 
+def learning_curves(args: argparse.Namespace) -> None:
+    from mobilefaceswap.learning.over_seeds import aggregate_seeds, markdown
+
+    output = args.output or args.results
+    summary = aggregate_seeds(args.results, output)
+    print(json.dumps(summary, indent=2) if args.json else markdown(summary))
+    print(f"written: {output}/learning_curves.md, .csv and .png", file=sys.stderr)
+
+
 def add_scoring_arguments(command: argparse.ArgumentParser) -> None:
     """The scoring networks and the report's form, shared by eval-swaps and eval-ffpp."""
     command.add_argument("--inception", help="Inception weights for FID (default: the TORCH_HOME cache; none: no FID)")
@@ -91,3 +100,9 @@ def add_commands(commands) -> None:
     table.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
     add_output(table, "where table2.md and table2.csv go (default %(default)s)", required=False, default="experiments/results")
     table.set_defaults(run=table2)
+
+    curves = commands.add_parser("learning-curves", help="the learning curve over seeds: table, criteria and plot")
+    curves.add_argument("--results", required=True, help="the sweep folder of seed_*/, e.g. experiments/results/learning_curve")
+    add_output(curves, "where learning_curves.md, .csv and .png go (default: the results folder)", required=False)
+    curves.add_argument("--json", action="store_true", help="print the summary as JSON")
+    curves.set_defaults(run=learning_curves)

@@ -27,11 +27,28 @@ class OptimConfig:
     betas: tuple[float, float]
     injection_lr_scaling: str
     max_nonfinite_steps: int
+    lr_decay: str = "none"
 
     def __post_init__(self):
         if self.injection_lr_scaling not in INJECTION_LR_SCALINGS:
             choices = " or ".join(INJECTION_LR_SCALINGS)
             raise ValueError(f"model.optim.injection_lr_scaling={self.injection_lr_scaling!r}: use {choices}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"model.optim.lr_decay={self.lr_decay!r}: use {' or '.join(LR_DECAYS)}")
+
+
+LR_DECAYS = ("none", "linear")
+LINEAR_DECAY_FLOOR = 0.05  # the last steps still learn a little
+
+
+def generator_lr_factor(decay: str, max_steps: int):
+    """Step -> factor of the generator's learning rates: 1 throughout (``none``), or falling
+    linearly to ``LINEAR_DECAY_FLOOR`` at ``max_steps`` (``linear``; needs a step budget)."""
+    if decay == "none":
+        return lambda step: 1.0
+    if max_steps is None or max_steps <= 0:
+        raise ValueError("model.optim.lr_decay=linear needs trainer.max_steps > 0")
+    return lambda step: max(1.0 - step / max_steps, LINEAR_DECAY_FLOOR)
 
 
 def fan_in(weight: nn.Parameter) -> int:
