@@ -142,10 +142,11 @@ def test_injection_network_stays_well_conditioned_through_training(smoke_module,
 
 
 @pytest.mark.slow
-def test_one_learning_rate_for_the_injection_network_makes_activations_explode(compose_train, fixed_batch):
+def test_one_learning_rate_for_the_injection_network_breaks_the_growth_bound(compose_train, fixed_batch):
     torch.manual_seed(0)
     module = build_module(compose_train("profile=smoke", "model.optim.injection_lr_scaling=none"))
-    assert _activation_growth(module, fixed_batch, steps=5) > 100  # what the fan-in scaling prevents
+    # What the fan-in scaling prevents: 19x here (above 100x before balanced demodulation).
+    assert _activation_growth(module, fixed_batch, steps=5) > 10
 
 
 def test_injection_weights_learn_at_lr_over_sqrt_fan_in(smoke_module):

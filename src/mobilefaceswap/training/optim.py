@@ -13,6 +13,7 @@ without changing the parameters themselves (so the released weights still load a
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 INJECTION_LR_SCALINGS = ("fan_in", "none")
@@ -49,6 +50,13 @@ def generator_lr_factor(decay: str, max_steps: int):
     if max_steps is None or max_steps <= 0:
         raise ValueError("model.optim.lr_decay=linear needs trainer.max_steps > 0")
     return lambda step: max(1.0 - step / max_steps, LINEAR_DECAY_FLOOR)
+
+
+def set_lr_factor(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Each group at its initial rate times ``factor`` (``initial_lr`` is saved with the
+    optimiser, so a resumed run goes on with the same rates)."""
+    for group in optimizer.param_groups:
+        group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
 
 def fan_in(weight: nn.Parameter) -> int:

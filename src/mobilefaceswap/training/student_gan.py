@@ -11,7 +11,7 @@ from torch import nn
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
 from mobilefaceswap.training.objective import DistillationObjective, DistillationTargets, LossConfig
-from mobilefaceswap.training.optim import OptimConfig, generator_lr_factor, generator_param_groups
+from mobilefaceswap.training.optim import OptimConfig, generator_lr_factor, generator_param_groups, set_lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class StudentGAN(L.LightningModule):
                 return self._skip_nonfinite("generator", {k: v for k, v in g.items() if k != "total"})
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g["total"])
-            self._decay_generator_lr(opt_g)
+            set_lr_factor(opt_g.optimizer, self.lr_factor(self.global_step))
             opt_g.step()
 
         with self.toggled_optimizer(opt_d):
@@ -178,13 +178,6 @@ class StudentGAN(L.LightningModule):
 
     def on_fit_start(self) -> None:
         self.lr_factor = generator_lr_factor(self.optim_cfg.lr_decay, self.trainer.max_steps)  # refused before any step
-
-    def _decay_generator_lr(self, opt_g) -> None:
-        """Each group at its initial rate times the schedule's factor at this step (``initial_lr`` is
-        saved with the optimiser, so a resumed run goes on with the same rates)."""
-        factor = self.lr_factor(self.global_step)
-        for group in opt_g.optimizer.param_groups:
-            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(FROZEN)}
