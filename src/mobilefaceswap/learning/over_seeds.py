@@ -12,7 +12,8 @@ import json
 import statistics
 from pathlib import Path
 
-from mobilefaceswap.files import write_atomic, write_text_atomic
+from mobilefaceswap.files import write_text_atomic
+from mobilefaceswap.learning.plot import save_figure
 
 # What a face swapper must do on every seed, at the end of training (ours: the criteria).
 MIN_EFFECT_RATIO = 0.5  # student's source effect / teacher's, training sources on held-out targets
@@ -131,11 +132,7 @@ def plot_seeds(path: str | Path, runs: dict[int, list[dict]]) -> Path:
             ax.set_yscale("log")
     axes[0].legend(fontsize=6)
     fig.suptitle(f"student vs teacher over {len(runs)} seeds", fontsize=10)
-    fig.tight_layout()
-    try:
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path)
 
 
 def aggregate_seeds(results_dir: str | Path, out_dir: str | Path) -> dict:

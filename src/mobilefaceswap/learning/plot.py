@@ -25,6 +25,13 @@ def plot_curves(path: str | Path, steps: list[int], panels: dict[str, dict[str, 
             ax.set_yscale("log")
     if title:
         fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out ``fig``, write it as a PNG atomically, and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     try:
         return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
