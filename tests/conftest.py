@@ -18,12 +18,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from mobilefaceswap.config import CONFIG_DIR  # as mfs-train does: registers the config's ${mfs.*:} resolvers
 from mobilefaceswap.data.embedded import bundled_people, prepare_embedded_faces
 from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
-from mobilefaceswap.shipped import CONFIG_DIR
 
 from helpers import FFPP_PAIRS, TINY_IDENTITY
 

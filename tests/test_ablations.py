@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from mobilefaceswap.data import EmbeddedFacesDataModule
 from mobilefaceswap.models import MobileFaceSwap
-from mobilefaceswap.train import build_module
+from mobilefaceswap.training.fitting import build
 
 from helpers import ABLATION_SWITCHES, ABLATIONS
 
@@ -68,7 +68,7 @@ def batch(face_cache):
 @pytest.mark.parametrize("ablation", ABLATIONS)
 def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablation):
     cfg = compose_train(f"ablation={ablation}", "quality=resnet18")
-    module = build_module(cfg).train()
+    module = build(cfg.model).train()
     ref = module.distillation_targets(batch)
     out = module.swap(batch["target"], ref.source_identity)
     losses = module.generator_losses(out, ref)
@@ -87,7 +87,7 @@ def test_every_ablation_config_builds_and_optimises(compose_train, batch, ablati
 
 @pytest.mark.slow
 def test_no_kd_never_runs_the_teacher(compose_train, batch):
-    module = build_module(compose_train("ablation=no_kd"))
+    module = build(compose_train("ablation=no_kd").model)
 
     def refuse(*args):
         raise AssertionError("the teacher ran")

@@ -21,7 +21,8 @@ from mobilefaceswap.models.pretrained import WeightsError, load_pretrained
 from mobilefaceswap.models.swapper import load_swapper, save_swapper
 from mobilefaceswap.models.teachers import FaceShifterGenerator, SimSwapGenerator
 from mobilefaceswap.stats import network_stats
-from mobilefaceswap.training.frozen import build_identity, build_teacher
+from mobilefaceswap.training.fitting import build
+from mobilefaceswap.training.frozen import identity_network, teacher_network
 
 from helpers import export_identity_onnx
 
@@ -108,7 +109,7 @@ def _identity_cfg(**overrides):
 def test_simswap_pickled_arcface_loads_without_its_code(tmp_path):
     official = _pickle_like_simswap(tmp_path / "arcface_checkpoint.tar")
     assert "models.arcface_models" not in sys.modules
-    encoder = build_identity(_identity_cfg(pretrained=str(tmp_path / "arcface_checkpoint.tar")))
+    encoder = identity_network(**_identity_cfg(pretrained=str(tmp_path / "arcface_checkpoint.tar")))
     assert type(encoder.backbone) is IRSEResNet  # our own module from then on
     x = torch.rand(2, 3, 224, 224)
     expected = IdentityEncoder(official)(x)
@@ -125,7 +126,7 @@ def test_pickled_code_is_never_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"weight": _RunsCode()}, tmp_path / "evil.pth")
     with pytest.raises(WeightsError, match="identity.pretrained: cannot read"):
-        build_identity(_identity_cfg(pretrained=str(tmp_path / "evil.pth")))
+        identity_network(**_identity_cfg(pretrained=str(tmp_path / "evil.pth")))
     with open(tmp_path / "evil.pdparams", "wb") as f:
         pickle.dump({"conv1.weight": _RunsCode()}, f)
     with pytest.raises(WeightsError, match="refusing to load posix.system|refusing to load os.system"):
@@ -158,7 +159,8 @@ def test_insightface_onnx_becomes_a_differentiable_identity_network(tmp_path):
         output_names=["embedding"],
         dynamic_axes={"data": {0: "n"}},
     )
-    encoder = build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "w600k_r50.onnx"), mean=[0.5] * 3, std=[0.5] * 3))
+    onnx = str(tmp_path / "w600k_r50.onnx")
+    encoder = identity_network(**_identity_cfg(net=None, pretrained=onnx, mean=[0.5] * 3, std=[0.5] * 3))
     image = torch.rand(2, 3, 224, 224, requires_grad=True)
     got = encoder(image)
     expected = IdentityEncoder(ir50.eval(), mean=(0.5,) * 3, std=(0.5,) * 3)(image)
@@ -170,7 +172,7 @@ def test_insightface_onnx_becomes_a_differentiable_identity_network(tmp_path):
 
 def test_missing_onnx_is_a_clear_error(tmp_path):
     with pytest.raises(WeightsError, match="identity.pretrained: ONNX model not found"):
-        build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "none.onnx")))
+        identity_network(**_identity_cfg(net=None, pretrained=str(tmp_path / "none.onnx")))
 
 
 @pytest.mark.slow
@@ -183,7 +185,7 @@ def test_faceshifter_teacher_with_its_own_identity_network():
             "identity": _identity_cfg(crop_box=[0.0742, 0.0742, 0.9258, 0.9258], mean=[0.5] * 3, std=[0.5] * 3),
         }
     )
-    teacher = build_teacher(cfg)
+    teacher = teacher_network(**cfg)
     assert isinstance(teacher.generator, FaceShifterGenerator) and teacher.identity is not None
     source, target = torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256)
     unused = IdentityFeatures(z=torch.zeros(2, 512), map=torch.zeros(2, 512, 7, 7))  # it reads the source itself
@@ -278,20 +280,20 @@ def test_onnx_identity_that_does_not_fit_the_student_is_refused(tmp_path):
     small = IRSEResNet(layers=(1, 1, 1, 1), channels=(16, 32, 64, 128), embedding_dim=256, use_se=False).eval()
     export_identity_onnx(small, tmp_path / "small.onnx")
     with pytest.raises(WeightsError, match=r"the student needs \(1, 512\) and \(1, 512, 7, 7\)"):
-        build_identity(_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))
+        identity_network(**_identity_cfg(net=None, pretrained=str(tmp_path / "small.onnx")))
 
 
 @pytest.mark.slow
 def test_smoke_profile_keeps_the_real_architecture_of_given_weights(tmp_path, compose_train):
     official = tmp_path / "latest_net_G.pth"
     torch.save(SimSwapGenerator().state_dict(), official)
-    teacher = build_teacher(compose_train("profile=smoke", f"teacher.pretrained={official}").teacher)
+    teacher = build(compose_train("profile=smoke", f"teacher.pretrained={official}").teacher)
     assert elements(teacher.generator) == elements(SimSwapGenerator())
-    assert elements(build_teacher(compose_train("profile=smoke").teacher).generator) < elements(teacher.generator) / 100
+    assert elements(build(compose_train("profile=smoke").teacher).generator) < elements(teacher.generator) / 100
     shrunk = tmp_path / "shrunk.pth"
     torch.save(SimSwapGenerator(base_channels=8, n_blocks=2).state_dict(), shrunk)
     with pytest.raises(WeightsError, match=r"does not match SimSwapGenerator\(base_channels=64, n_blocks=9, crop_size=224\)"):
-        build_teacher(compose_train("profile=smoke", f"teacher.pretrained={shrunk}").teacher)
+        build(compose_train("profile=smoke", f"teacher.pretrained={shrunk}").teacher)
 
 
 @pytest.mark.slow
@@ -302,8 +304,8 @@ def test_a_swapper_teacher_is_built_with_the_switches_its_file_records(tmp_path,
     path = save_swapper(tmp_path / "student.pt", trained, identity, crop_size=224, identity_arch=TINY_IRSE)
     teacher_cfg = lambda *more: compose_train("teacher=mobilefaceswap", f"teacher.pretrained={path}", *more).teacher
     with pytest.raises(WeightsError, match="add teacher.net.depthwise_demodulation=balanced"):
-        build_teacher(teacher_cfg())
-    teacher = build_teacher(teacher_cfg("teacher.net.depthwise_demodulation=balanced"))
+        build(teacher_cfg())
+    teacher = build(teacher_cfg("teacher.net.depthwise_demodulation=balanced"))
     target, z_id, id_map = torch.rand(1, 3, 224, 224), torch.randn(1, 512), torch.randn(1, 512, 7, 7)
     with torch.no_grad():
         assert torch.equal(teacher.generator(target, z_id, id_map), trained(target, z_id, id_map).image)

@@ -7,8 +7,7 @@ from omegaconf import OmegaConf, open_dict
 from mobilefaceswap.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from mobilefaceswap.shipped import CONFIG_DIR
 from mobilefaceswap.table2 import ROWS_FILE
-from mobilefaceswap.train import build_module
-from mobilefaceswap.training.objective import LossConfig
+from mobilefaceswap.training.fitting import build
 
 from helpers import ABLATION_SWITCHES, ABLATIONS
 
@@ -34,14 +33,14 @@ def test_every_option_composes_and_resolves(compose_train, group, option):
 
 
 def test_smoke_profile_builds_the_module(compose_train):
-    module = build_module(compose_train("profile=smoke"))
+    module = build(compose_train("profile=smoke").model)
     assert sum(p.numel() for p in module.student.parameters()) == 20_699_710
     assert set(module.frozen) == {"teacher", "identity", "perceptual", "face_parser"}
     assert not any(p.requires_grad for p in module.frozen.parameters())
 
 
 def test_quality_regressor_group_adds_q(compose_train):
-    module = build_module(compose_train("quality=resnet18"))
+    module = build(compose_train("quality=resnet18").model)
     assert "quality" in module.frozen
 
 
@@ -54,7 +53,7 @@ def test_composed_defaults_hold_the_papers_values(compose_train):
     assert dict(cfg.model.net) == {"_target_": "mobilefaceswap.models.MobileFaceSwap", "weight_prediction": True,
                                    "pointwise": "modulated", "skips": True, "fusion": True,
                                    "depthwise_demodulation": "balanced"}  # the last is ours, not the paper's
-    assert (cfg.model.optim.lr_generator, list(cfg.model.optim.betas)) == (4e-4, [0.0, 0.99])
+    assert (cfg.model.optim.lr_generator, list(cfg.model.optimizer.betas)) == (4e-4, [0.0, 0.99])
     assert (tuple(cfg.identity.mean), tuple(cfg.identity.std)) == (IMAGENET_MEAN, IMAGENET_STD)
     assert cfg.teacher.alignment.size == 224 and cfg.data.size == 224
 
@@ -86,7 +85,7 @@ def test_each_ablation_changes_exactly_its_switches(compose_train, ablation):
     cfg = compose_train(f"ablation={ablation}")
     full, variant = _switches(compose_train("ablation=full")), _switches(cfg)
     assert {k: v for k, v in variant.items() if full[k] != v} == ABLATION_SWITCHES[ablation]
-    loss = LossConfig(**OmegaConf.to_container(cfg.loss))  # what the LightningModule optimises
+    loss = build(cfg.loss)  # what the LightningModule optimises
     switches = {k.removeprefix("loss."): v for k, v in ABLATION_SWITCHES[ablation].items() if k.startswith("loss.")}
     assert {k: getattr(loss, k) for k in switches} == switches
 

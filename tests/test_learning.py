@@ -12,7 +12,7 @@ from mobilefaceswap.models.identity import IRSEResNet
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.models.teachers import MobileFaceSwapTeacher
 from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
-from mobilefaceswap.training.frozen import build_identity, build_teacher
+from mobilefaceswap.training.frozen import identity_network, share_identity, teacher_network
 
 from helpers import run_mfs_train
 
@@ -51,10 +51,10 @@ def _source_effect(teacher, identity, faces) -> float:
 @pytest.mark.slow
 def test_random_mobilefaceswap_teacher_is_fixed_and_depends_on_the_source(face_cache, faces):
     torch.manual_seed(0)
-    identity = build_identity(_identity_cfg())
-    teacher = build_teacher(_teacher_cfg(face_cache), shared_identity=identity)
+    identity = identity_network(**_identity_cfg())
+    teacher = share_identity(teacher_network(**_teacher_cfg(face_cache)), identity)
     torch.manual_seed(1)  # the teacher's weights come from its own seed, not the run's
-    again = build_teacher(_teacher_cfg(face_cache), shared_identity=identity)
+    again = share_identity(teacher_network(**_teacher_cfg(face_cache)), identity)
     assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(), again.state_dict().values()))
     assert not teacher.training and _source_effect(teacher, identity, faces) > 1e-3
     # Uncalibrated (BatchNorm statistics at their defaults), the same network ignores the source.
@@ -68,10 +68,10 @@ def test_random_mobilefaceswap_teacher_is_fixed_and_depends_on_the_source(face_c
 def test_mobilefaceswap_teacher_loads_a_swapper_file(tmp_path, face_cache, faces):
     student = MobileFaceSwap()
     calibrate_batchnorm(student, [(faces, torch.nn.functional.normalize(torch.randn(4, 512), dim=1), torch.randn(4, 512, 7, 7))])
-    identity = build_identity(_identity_cfg())
+    identity = identity_network(**_identity_cfg())
     arch = {k: v for k, v in SMALL_IDENTITY.items() if k != "_target_"}
     path = save_swapper(tmp_path / "swapper.pt", student, identity, crop_size=224, identity_arch=arch)
-    teacher = build_teacher(_teacher_cfg(face_cache, str(path)), shared_identity=identity)
+    teacher = share_identity(teacher_network(**_teacher_cfg(face_cache, str(path))), identity)
     features = identity(faces)
     with torch.no_grad():
         expected = student(faces.flip(0), features.z, features.map).image
@@ -81,8 +81,8 @@ def test_mobilefaceswap_teacher_loads_a_swapper_file(tmp_path, face_cache, faces
 
 @pytest.mark.slow
 def test_distillation_gap_is_zero_for_a_copy_of_the_teacher_and_sees_a_student_that_ignores_the_source(face_cache, faces):
-    identity = build_identity(_identity_cfg())
-    teacher = build_teacher(_teacher_cfg(face_cache), shared_identity=identity)
+    identity = identity_network(**_identity_cfg())
+    teacher = share_identity(teacher_network(**_teacher_cfg(face_cache)), identity)
     copy = MobileFaceSwap()
     copy.load_state_dict(teacher.generator.state_dict())
     gap = distillation_gap(copy.eval(), teacher, faces, identity(faces))

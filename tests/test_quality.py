@@ -78,7 +78,7 @@ def test_q_learns_that_later_checkpoints_are_better(tmp_path, face_cache):
             "data.batch_size=16",
             "data.num_workers=0",
             "trainer.max_steps=70",
-            "module.lr=1e-3",
+            "model.optimizer.lr=1e-3",
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
         cwd=tmp_path,
@@ -111,12 +111,12 @@ def test_checkpoints_need_iterations(tmp_path):
 @pytest.mark.slow
 def test_trained_q_plugs_into_the_reweighting(tmp_path, compose_train, face_cache):
     from mobilefaceswap.data import EmbeddedFacesDataModule
-    from mobilefaceswap.train import build_module
+    from mobilefaceswap.training.fitting import build
 
     torch.manual_seed(0)
     saved = QualityRegressor().state_dict()
     torch.save(saved, tmp_path / "quality.pt")
-    module = build_module(compose_train("profile=smoke", "quality=resnet18", f"quality.pretrained={tmp_path / 'quality.pt'}"))
+    module = build(compose_train("profile=smoke", "quality=resnet18", f"quality.pretrained={tmp_path / 'quality.pt'}").model)
     assert all(torch.equal(v, saved[k]) for k, v in module.frozen["quality"].state_dict().items())
     data = EmbeddedFacesDataModule(cache_dir=str(face_cache), size=224, batch_size=4, augment=False)
     data.setup("fit")

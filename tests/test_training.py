@@ -6,13 +6,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from mobilefaceswap.data import EmbeddedFacesDataModule
-from mobilefaceswap.train import build_module
+from mobilefaceswap.training.fitting import build
 
 
 @pytest.fixture
 def smoke_module(compose_train):
     torch.manual_seed(0)
-    return build_module(compose_train("profile=smoke"))
+    return build(compose_train("profile=smoke").model)
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_injection_network_stays_well_conditioned_through_training(smoke_module,
 @pytest.mark.slow
 def test_one_learning_rate_for_the_injection_network_breaks_the_growth_bound(compose_train, fixed_batch):
     torch.manual_seed(0)
-    module = build_module(compose_train("profile=smoke", "model.optim.injection_lr_scaling=none"))
+    module = build(compose_train("profile=smoke", "model.optim.injection_lr_scaling=none").model)
     # What the fan-in scaling prevents: 19x here (above 100x before balanced demodulation).
     assert _activation_growth(module, fixed_batch, steps=5) > 10
 
@@ -168,4 +168,4 @@ def test_linear_lr_decay_falls_to_its_floor_and_needs_a_step_budget():
     with pytest.raises(ValueError, match="needs trainer.max_steps"):
         generator_lr_factor("linear", -1)
     with pytest.raises(ValueError, match="model.optim.lr_decay='cosine'"):
-        OptimConfig(1e-3, 1e-3, (0.0, 0.99), "fan_in", 10, lr_decay="cosine")
+        OptimConfig(1e-3, 1e-3, "fan_in", 10, lr_decay="cosine")

@@ -202,7 +202,7 @@ def test_masks_are_cached_and_flipped_with_the_target(prepared, tmp_path):
 def test_teacher_cache_trains_without_running_the_teacher(prepared, tmp_path, compose_train):
     from hydra.utils import instantiate
 
-    from mobilefaceswap.train import build_module
+    from mobilefaceswap.training.fitting import build
 
     cache = tmp_path / "teacher"
     overrides = [*SMOKE, "data=vggface2", f"data.cache={prepared}", "data.val_identities=2", "data.num_workers=0"]
@@ -225,7 +225,7 @@ def test_teacher_cache_trains_without_running_the_teacher(prepared, tmp_path, co
     cfg = compose_train(*overrides, f"data.teacher_cache={cache}", "data.batch_size=2", "data.augment=false")
     data = instantiate(cfg.data)
     data.setup("fit")
-    module = build_module(cfg)
+    module = build(cfg.model)
     batch = next(iter(data.train_dataloader()))
     direct = {k: v for k, v in batch.items() if k != "reference"}
     with torch.no_grad():

@@ -1,7 +1,8 @@
 """The Hydra configs (conf/) composed outside ``mfs-train``, for the ``mfs`` tools that need a
 teacher, a face parser or the data exactly as a training run would build them."""
 
-from dataclasses import fields, is_dataclass
+import inspect
+from dataclasses import is_dataclass
 from typing import get_type_hints
 
 from hydra import compose, initialize_config_dir
@@ -48,41 +49,64 @@ def _check(key: str, annotation, value) -> None:
         raise ConfigTypeError(f"{where}: {first['msg'][0].lower()}{first['msg'][1:]} (value: {first['input']!r})") from None
 
 
-def check_value_types(cfg: DictConfig, schemas: dict[str, type] | None = None) -> None:
-    """One line naming the key when a value does not fit the type its consumer declares: the
-    constructor annotations of every ``_target_`` node, and the dataclasses of ``schemas``
-    (key -> dataclass) for nodes passed on as plain dicts."""
-    for key, schema in (schemas or {}).items():
-        values = OmegaConf.to_container(OmegaConf.select(cfg, key), resolve=True)
-        unknown = sorted(set(values) - {f.name for f in fields(schema)})
-        if unknown:
-            raise ConfigTypeError(f"{key}.{unknown[0]}: not a setting (known: {', '.join(f.name for f in fields(schema))})")
-        _check(key, schema, values)
+HYDRA_KEYS = {"_target_", "_recursive_", "_partial_", "_convert_", "_args_"}
+
+
+def check_value_types(cfg: DictConfig) -> None:
+    """One line naming the key when a ``_target_`` node holds a value that does not fit what its
+    consumer declares (constructor annotations; a dataclass as a whole, with its own checks), or a
+    key its consumer does not take. Run before any work, so that nothing is built in vain."""
     _check_targets(cfg, "")
 
 
+def _consumer(node: DictConfig):
+    try:
+        return get_object(node._target_)
+    except Exception:
+        return None  # Hydra says so itself when it builds the node
+
+
+def _unknown_key(node: DictConfig, consumer, prefix: str) -> None:
+    """A key the consumer has no parameter for (unless it takes ``**kwargs``)."""
+    try:
+        params = inspect.signature(consumer).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(node) - HYDRA_KEYS - set(params))
+    if unknown:
+        raise ConfigTypeError(f"{prefix}{unknown[0]}: not a setting (known: {', '.join(params)})")
+
+
+def _check_arguments(node: DictConfig, consumer, prefix: str) -> None:
+    """Each argument against its annotation; constructors passing ``**kwargs`` up: their parents' count too."""
+    try:
+        hints = {
+            k: v
+            for cls in reversed(getattr(consumer, "__mro__", [consumer]))
+            for k, v in get_type_hints(getattr(cls, "__init__", cls)).items()
+        }
+    except Exception:
+        return
+    for name, annotation in hints.items():
+        if name not in node or OmegaConf.is_missing(node, name):
+            continue
+        value = node.get(name)
+        if not (isinstance(value, DictConfig) and "_target_" in value):
+            plain = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+            _check(prefix + name, annotation, plain)
+
+
 def _check_targets(node: DictConfig, prefix: str) -> None:
-    if "_target_" in node:
-        try:
-            target = get_object(node._target_)
-            # Constructors passing **kwargs up: their parents' annotations count too.
-            hints = {
-                k: v
-                for cls in reversed(getattr(target, "__mro__", [target]))
-                for k, v in get_type_hints(getattr(cls, "__init__", cls)).items()
-            }
-        except Exception:
-            hints = {}
-        for name, annotation in hints.items():
-            if name not in node or OmegaConf.is_missing(node, name):
-                continue
-            value = node.get(name)
-            if not (isinstance(value, DictConfig) and "_target_" in value):
-                _check(
-                    prefix + name,
-                    annotation,
-                    OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value,
-                )
+    consumer = _consumer(node) if "_target_" in node else None
+    if consumer is not None:
+        _unknown_key(node, consumer, prefix)
+        if is_dataclass(consumer):
+            values = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in HYDRA_KEYS}
+            _check(prefix.rstrip("."), consumer, values)
+        else:
+            _check_arguments(node, consumer, prefix)
     for name in node:
         value = node.get(name)
         if isinstance(value, DictConfig):

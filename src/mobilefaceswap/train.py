@@ -14,8 +14,6 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.callbacks.run_id import stored_run_id
@@ -26,16 +24,8 @@ from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.shipped import CONFIG_DIR
 from mobilefaceswap.training import StudentGAN
-from mobilefaceswap.training.frozen import (
-    build_face_parser,
-    build_identity,
-    build_perceptual,
-    build_quality,
-    build_teacher,
-    network_config,
-)
-from mobilefaceswap.training.objective import LossConfig
-from mobilefaceswap.training.optim import OptimConfig
+from mobilefaceswap.training.fitting import LaunchError, build, build_trainer, fit
+from mobilefaceswap.training.frozen import network_config
 from mobilefaceswap.training.student_gan import NonFiniteLossError
 
 log = logging.getLogger(__name__)
@@ -49,26 +39,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint to resume from is missing or unreadable."""
 
 
-class LaunchError(RuntimeError):
-    """A trainer or launcher setting that cannot run on this machine."""
-
-
 USER_ERRORS = (WeightsError, DataError, CheckpointError, ConfigTypeError, NonFiniteLossError, LaunchError)
-
-
-def build_module(cfg: DictConfig) -> StudentGAN:
-    identity = build_identity(cfg.identity)
-    return StudentGAN(
-        student=instantiate(cfg.model.net),
-        discriminator=instantiate(cfg.discriminator),
-        teacher=build_teacher(cfg.teacher, shared_identity=identity),
-        identity=identity,
-        perceptual=build_perceptual(cfg.perceptual),
-        face_parser=build_face_parser(cfg.face_parser),
-        quality=build_quality(cfg.quality),
-        loss=OmegaConf.to_container(cfg.loss, resolve=True),
-        optim=OmegaConf.to_container(cfg.model.optim, resolve=True),
-    )
 
 
 def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> Path | None:
@@ -99,7 +70,7 @@ def resolve_checkpoint(ckpt_path: str | None, run_dir: Path, task_dir: Path) -> 
 def export_swapper(cfg: DictConfig, module: StudentGAN, path: Path) -> None:
     """The trained student with its identity network, ready for ``mfs swap`` and ``mfs export``."""
     pretrained = cfg.identity.pretrained
-    net = network_config(cfg.identity)
+    net = network_config(cfg.identity.net, pretrained, cfg.identity.get("net_if_random"))
     if pretrained is not None and str(pretrained).endswith(".onnx"):
         identity = {"identity_onnx": Path(pretrained).expanduser().read_bytes()}
     elif net is not None and str(net.get("_target_", "")).endswith("IRSEResNet"):
@@ -126,17 +97,6 @@ def check_devices(trainer_cfg: DictConfig) -> None:
                 f"trainer.accelerator={accelerator} with trainer.devices={devices}: {present} CUDA GPU(s) found here "
                 "(use trainer=cpu, or trainer=ddp trainer.accelerator=cpu for processes on CPU cores)"
             )
-
-
-def build_trainer(cfg: DictConfig, **kwargs) -> L.Trainer:
-    """The Lightning Trainer; a setting Lightning refuses is one line."""
-    try:
-        return instantiate(cfg.trainer, **kwargs)
-    except Exception as err:  # Hydra wraps Lightning's MisconfigurationException
-        cause = err.__cause__ if isinstance(err.__cause__, MisconfigurationException) else err
-        if not isinstance(cause, MisconfigurationException):
-            raise
-        raise LaunchError(f"trainer: {str(cause).splitlines()[0]}") from None
 
 
 def spawns_own_processes(trainer: L.Trainer) -> bool:
@@ -166,25 +126,21 @@ def run_member_as_single_run(cfg: DictConfig) -> None:
 
 
 def train(cfg: DictConfig) -> L.Trainer:
-    check_value_types(cfg, {"loss": LossConfig, "model.optim": OptimConfig})
+    check_value_types(cfg)
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
     ckpt = resolve_checkpoint(cfg.ckpt_path, run_dir, Path(cfg.paths.runs_dir) / cfg.task_name)
     if ckpt is not None and "wandb" in cfg.logger and cfg.logger.wandb.id is None:
         cfg.logger.wandb.id = stored_run_id(ckpt)  # continue the wandb run of the checkpoint
     evaluator = build_evaluator(cfg.eval) if cfg.evaluate else None  # bad scoring weights or data stop the run before training
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    loggers = [instantiate(c) for c in cfg.logger.values()]
+    callbacks = [build(c) for c in cfg.callbacks.values()]
+    loggers = [build(c) for c in cfg.logger.values()]
     trainer = build_trainer(cfg, callbacks=callbacks, logger=loggers)
     if HydraConfig.get().mode == RunMode.MULTIRUN and spawns_own_processes(trainer):
         run_member_as_single_run(cfg)
         return trainer
-    datamodule = instantiate(cfg.data)
-    module = build_module(cfg)
-    for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        module, datamodule = fit(cfg, trainer, ckpt)
     except NonFiniteLossError as err:  # the skipped updates left the weights at their last finite state
         path = run_dir / "checkpoints" / "last.ckpt"
         trainer.save_checkpoint(path, weights_only=False)

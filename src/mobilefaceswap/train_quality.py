@@ -7,27 +7,25 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from mobilefaceswap.config import ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_atomic, write_json_atomic
 from mobilefaceswap.shipped import CONFIG_DIR
+from mobilefaceswap.training.fitting import LaunchError, build, build_trainer, fit
 
 log = logging.getLogger(__name__)
 
 
 def train_quality(cfg: DictConfig) -> dict:
+    check_value_types(cfg)
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.run_dir)
-    datamodule = instantiate(cfg.data)
-    module = instantiate(cfg.module)
-    loggers = [instantiate(c) for c in cfg.logger.values()]
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks, enable_checkpointing=False)
-    for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule)
+    loggers = [build(c) for c in cfg.logger.values()]
+    callbacks = [build(c) for c in cfg.callbacks.values()]
+    trainer = build_trainer(cfg, logger=loggers, callbacks=callbacks, enable_checkpointing=False)
+    module, datamodule = fit(cfg, trainer)
     scores = {k.split("/")[1]: float(v) for k, v in trainer.validate(module, datamodule=datamodule, verbose=False)[0].items()}
     result = {
         **scores,
@@ -50,7 +48,7 @@ def train_quality(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         train_quality(cfg)
-    except DataError as err:
+    except (DataError, ConfigTypeError, LaunchError) as err:
         log.error("%s", err)
         sys.exit(f"error: {err}")
 

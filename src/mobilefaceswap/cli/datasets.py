@@ -12,7 +12,7 @@ def prepare_data(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.config import compose_config
     from mobilefaceswap.data.vggface2 import prepare_config, prepare_vggface2
-    from mobilefaceswap.training.frozen import build_face_parser
+    from mobilefaceswap.training.fitting import build
 
     cfg = compose_config(args.overrides)
     alignment = cfg.teacher.alignment
@@ -32,7 +32,7 @@ def prepare_data(args: argparse.Namespace) -> None:
         args.landmark_csv,
         args.workers,
         progress=not args.quiet,
-        face_parser=partial(build_face_parser, cfg.face_parser) if args.masks else None,
+        face_parser=partial(build, cfg.face_parser) if args.masks else None,
         device=torch_device(args.device),
     )
     print(json.dumps(report, indent=2))

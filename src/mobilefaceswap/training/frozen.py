@@ -1,13 +1,18 @@
-"""Build the frozen networks of distillation (teacher, identity, perceptual, face parser, quality) from their config groups.
+"""The frozen networks of distillation (teacher, identity, perceptual, face parser, quality),
+built by Hydra from their config groups (``_target_`` one of the functions below, with
+``_recursive_: false``) through one loader, :func:`load_network`.
 
 Each group has ``net`` (the network whose state dict the weights file holds),
 ``pretrained`` (a local path, or null for a random network of the same architecture),
 ``expected`` (what file belongs there, for the error message) and optionally
 ``net_if_random`` (settings merged into ``net`` only while ``pretrained`` is null: the smoke
-profile shrinks random helpers this way and never a helper given its real weights).
+profile shrinks random helpers this way and never a helper given its real weights). ``key``
+is where the group sits in the config, for messages.
 """
 
 import logging
+from collections.abc import Mapping
+from functools import partial
 
 import numpy as np
 import torch
@@ -15,6 +20,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from mobilefaceswap.data.embedded import prepare_embedded_faces
+from mobilefaceswap.data.pairs import to_tensor
 from mobilefaceswap.models.face_parser import FaceParser
 from mobilefaceswap.models.identity import IdentityEncoder
 from mobilefaceswap.models.identity_onnx import load_onnx_identity
@@ -24,13 +31,14 @@ from mobilefaceswap.models.teachers.mobilefaceswap import calibrate_batchnorm
 
 log = logging.getLogger(__name__)
 
+NetConfig = Mapping | None  # a network's Hydra node, handed over unbuilt (_recursive_: false)
 
-def network_config(cfg: DictConfig) -> DictConfig | None:
-    """The architecture in force: ``cfg.net``, with ``cfg.net_if_random`` when no weights are given."""
-    shrink = cfg.get("net_if_random")
-    if cfg.net is None or cfg.pretrained is not None or not shrink:
-        return cfg.net
-    return OmegaConf.merge(cfg.net, shrink)
+
+def network_config(net: NetConfig, pretrained: str | None, net_if_random: NetConfig = None) -> DictConfig | None:
+    """The architecture in force: ``net``, with ``net_if_random`` merged in when no weights are given."""
+    if net is None or pretrained is not None or not net_if_random:
+        return None if net is None else OmegaConf.create(net)
+    return OmegaConf.merge(net, net_if_random)
 
 
 def architecture(net_cfg: DictConfig) -> str:
@@ -39,68 +47,121 @@ def architecture(net_cfg: DictConfig) -> str:
     return f"{net_cfg._target_.rsplit('.', 1)[-1]}({', '.join(f'{k}={v}' for k, v in settings.items())})"
 
 
-def load_network(cfg: DictConfig, key: str, weights_flag: str | None = None) -> nn.Module:
-    """The configured network with the weights of ``cfg.pretrained`` (an ONNX file brings its own graph);
+def load_network(
+    net: NetConfig,
+    pretrained: str | None,
+    expected: str,
+    key: str,
+    net_if_random: NetConfig = None,
+    weights_flag: str | None = None,
+) -> nn.Module:
+    """The configured network with the weights of ``pretrained`` (an ONNX file brings its own graph);
     messages name the weights ``<key>.pretrained``, or ``weights_flag`` where they came from elsewhere."""
     flag = weights_flag or f"{key}.pretrained"
-    if cfg.pretrained is not None and str(cfg.pretrained).endswith(".onnx"):
-        return load_onnx_identity(cfg.pretrained, flag)
-    net_cfg = network_config(cfg)
+    if pretrained is not None and str(pretrained).endswith(".onnx"):
+        return load_onnx_identity(pretrained, flag)
+    net_cfg = network_config(net, pretrained, net_if_random)
     if net_cfg is None:
-        raise WeightsError(f"{flag}: this network has no built-in architecture; set it to {cfg.expected}")
-    net = instantiate(net_cfg)
-    ignore = getattr(net, "checkpoint_ignore", ())
-    return load_pretrained(net, cfg.pretrained, flag, cfg.expected, ignore, architecture(net_cfg), f"{key}.net")
+        raise WeightsError(f"{flag}: this network has no built-in architecture; set it to {expected}")
+    module = instantiate(net_cfg)
+    ignore = getattr(module, "checkpoint_ignore", ())
+    return load_pretrained(module, pretrained, flag, expected, ignore, architecture(net_cfg), f"{key}.net")
 
 
-def build_identity(cfg: DictConfig, key: str = "identity") -> IdentityEncoder:
+def identity_network(
+    net: NetConfig,
+    pretrained: str | None,
+    expected: str,
+    input_size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    interpolation: str,
+    crop_box: tuple[float, float, float, float] | None,
+    net_if_random: NetConfig = None,
+    key: str = "identity",
+) -> IdentityEncoder:
     encoder = IdentityEncoder(
-        load_network(cfg, key),
-        input_size=cfg.input_size,
-        mean=tuple(cfg.mean),
-        std=tuple(cfg.std),
-        interpolation=cfg.interpolation,
-        crop_box=cfg.crop_box,
+        load_network(net, pretrained, expected, key, net_if_random),
+        input_size=input_size,
+        mean=tuple(mean),
+        std=tuple(std),
+        interpolation=interpolation,
+        crop_box=crop_box,
     )
     return freeze(encoder)
 
 
-def build_teacher(cfg: DictConfig, shared_identity: IdentityEncoder | None = None, weights_flag: str | None = None) -> Teacher:
-    """The generator, and its own identity network unless it shares the student's
-    (``shared_identity``, which a random MobileFaceSwap teacher needs for its calibration)."""
-    identity = None if cfg.identity is None else build_identity(cfg.identity, "teacher.identity")
-    generator = load_network(cfg, "teacher", weights_flag)
-    if isinstance(generator, MobileFaceSwapTeacher) and cfg.pretrained is None:
-        calibrate_on_bundled_faces(generator, identity or shared_identity, cfg)
-    return freeze(Teacher(generator, identity))
+def teacher_network(
+    net: NetConfig,
+    pretrained: str | None,
+    expected: str,
+    alignment: Mapping | None = None,
+    small: Mapping | None = None,
+    identity: NetConfig = None,
+    calibration: Mapping | None = None,
+    net_if_random: NetConfig = None,
+    key: str = "teacher",
+    weights_flag: str | None = None,
+) -> Teacher:
+    """The generator, with its own identity network (``identity``) or, with ``identity: null``, the
+    student's, handed over by :func:`share_identity`. ``small`` is this teacher's small form, which
+    profile=smoke merges in as ``net_if_random``; ``alignment`` the crops it works on."""
+    own_identity = None if identity is None else identity_network(**identity, key=f"{key}.identity")
+    generator = load_network(net, pretrained, expected, key, net_if_random, weights_flag)
+    teacher = freeze(Teacher(generator, own_identity))
+    if isinstance(generator, MobileFaceSwapTeacher) and pretrained is None:
+        teacher.calibration = partial(calibrate_on_bundled_faces, generator, alignment=alignment, **calibration)
+        if own_identity is not None:
+            share_identity(teacher, own_identity)
+    return teacher
+
+
+def share_identity(teacher: Teacher, identity: IdentityEncoder) -> Teacher:
+    """A random MobileFaceSwap teacher sets its BatchNorm statistics with the identity network it
+    reads the source with (the student's, when it has none of its own); other teachers are as built."""
+    calibration = getattr(teacher, "calibration", None)
+    if calibration is not None:
+        calibration(teacher.identity or identity)
+        teacher.calibration = None
+    return teacher
 
 
 @torch.no_grad()
-def calibrate_on_bundled_faces(generator: MobileFaceSwapTeacher, identity: IdentityEncoder | None, cfg: DictConfig) -> None:
+def calibrate_on_bundled_faces(
+    generator: MobileFaceSwapTeacher, identity: IdentityEncoder, alignment: Mapping, cache_dir: str, batch_size: int
+) -> None:
     """BatchNorm statistics of a random MobileFaceSwap teacher from every (source, target) pair
     of the bundled faces, so that in eval mode its output depends on the source identity."""
-    from mobilefaceswap.data.embedded import prepare_embedded_faces
-    from mobilefaceswap.data.pairs import to_tensor
-
-    if identity is None:
-        raise ValueError("a random MobileFaceSwap teacher needs the identity network to calibrate with")
-    with np.load(prepare_embedded_faces(cfg.calibration.cache_dir, cfg.alignment.size, cfg.alignment.template)) as data:
+    with np.load(prepare_embedded_faces(cache_dir, alignment["size"], alignment["template"])) as data:
         faces = torch.stack([to_tensor(face) for face in data["faces"]])
     features = identity(faces)
     pairs = torch.tensor([(s, t) for s in range(len(faces)) for t in range(len(faces)) if s != t])  # (P, 2): source, target
-    batches = [(faces[p[:, 1]], features.z[p[:, 0]], features.map[p[:, 0]]) for p in pairs.split(cfg.calibration.batch_size)]
+    batches = [(faces[p[:, 1]], features.z[p[:, 0]], features.map[p[:, 0]]) for p in pairs.split(batch_size)]
     calibrate_batchnorm(generator, batches)
-    log.info("random MobileFaceSwap teacher (seed %d): BatchNorm statistics from %d bundled face pairs", cfg.net.seed, len(pairs))
+    log.info(
+        "random MobileFaceSwap teacher (seed %d): BatchNorm statistics from %d bundled face pairs", generator.seed, len(pairs)
+    )
 
 
-def build_perceptual(cfg: DictConfig) -> nn.Module:
-    return freeze(load_network(cfg, "perceptual"))
+def perceptual_network(
+    net: NetConfig, pretrained: str | None, expected: str, net_if_random: NetConfig = None, key: str = "perceptual"
+) -> nn.Module:
+    return freeze(load_network(net, pretrained, expected, key, net_if_random))
 
 
-def build_face_parser(cfg: DictConfig) -> FaceParser:
-    return freeze(FaceParser(load_network(cfg, "face_parser"), input_size=cfg.input_size))
+def face_parser_network(
+    net: NetConfig,
+    pretrained: str | None,
+    expected: str,
+    input_size: int,
+    net_if_random: NetConfig = None,
+    key: str = "face_parser",
+) -> FaceParser:
+    return freeze(FaceParser(load_network(net, pretrained, expected, key, net_if_random), input_size=input_size))
 
 
-def build_quality(cfg: DictConfig) -> nn.Module | None:
+def quality_network(
+    net: NetConfig, pretrained: str | None, expected: str, net_if_random: NetConfig = None, key: str = "quality"
+) -> nn.Module | None:
     """None when no quality regressor is configured: Q = 1 in the reweighting."""
-    return None if cfg.net is None else freeze(load_network(cfg, "quality"))
+    return None if net is None else freeze(load_network(net, pretrained, expected, key, net_if_random))

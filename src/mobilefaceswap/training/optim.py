@@ -21,11 +21,10 @@ INJECTION_LR_SCALINGS = ("fan_in", "none")
 
 @dataclass
 class OptimConfig:
-    """The schema of ``model.optim`` (values in conf/model/mobilefaceswap.yaml)."""
+    """``model.optim`` (values in conf/model/mobilefaceswap.yaml): the learning rates and their schedule."""
 
     lr_generator: float
     lr_discriminator: float
-    betas: tuple[float, float]
     injection_lr_scaling: str
     max_nonfinite_steps: int
     lr_decay: str = "none"

@@ -1,5 +1,7 @@
 """Training the quality regressor Q (ResNet-18, L2 regression of the fraction of teacher training)."""
 
+from collections.abc import Callable
+
 import lightning as L
 import torch
 from torch.nn import functional as F
@@ -9,9 +11,11 @@ from mobilefaceswap.models.quality import QualityRegressor
 
 
 class QualityModule(L.LightningModule):
-    def __init__(self, lr: float = 1e-4, weight_decay: float = 0.0):
+    def __init__(self, optimizer: Callable[..., torch.optim.Optimizer]):
+        """``optimizer`` builds the optimiser from the regressor's parameters (a ``_partial_`` node,
+        conf/model/quality_regressor.yaml)."""
         super().__init__()
-        self.save_hyperparameters()
+        self.make_optimizer = optimizer
         self.regressor = QualityRegressor()
         self.val_mae = MeanAbsoluteError()
         self.val_spearman = SpearmanCorrCoef()
@@ -30,4 +34,4 @@ class QualityModule(L.LightningModule):
         self.log_dict({"val/mae": self.val_mae, "val/spearman": self.val_spearman}, prog_bar=True)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return self.make_optimizer(self.regressor.parameters())

@@ -3,6 +3,8 @@
 
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import asdict
 
 import lightning as L
 import torch
@@ -10,6 +12,8 @@ from torch import nn
 
 from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
+from mobilefaceswap.models.teachers import Teacher
+from mobilefaceswap.training.frozen import share_identity
 from mobilefaceswap.training.objective import DistillationObjective, DistillationTargets, LossConfig
 from mobilefaceswap.training.optim import OptimConfig, generator_lr_factor, generator_param_groups, set_lr_factor
 
@@ -25,29 +29,31 @@ class NonFiniteLossError(FloatingPointError):
 class StudentGAN(L.LightningModule):
     def __init__(
         self,
-        student: MobileFaceSwap,
-        discriminator: nn.Module,
-        teacher: nn.Module,
         identity: IdentityEncoder,
+        net: MobileFaceSwap,
+        discriminator: nn.Module,
+        teacher: Teacher,
         perceptual: nn.Module,
         face_parser: nn.Module,
         quality: nn.Module | None,
-        loss: dict,
-        optim: dict,
+        loss: LossConfig,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        optim: OptimConfig,
     ):
+        """``net``: the student; ``optimizer``: a ``_partial_`` optimiser (conf/model/mobilefaceswap.yaml)."""
         super().__init__()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints omit the frozen helpers
-        self.save_hyperparameters(
-            ignore=["student", "discriminator", "teacher", "identity", "perceptual", "face_parser", "quality"]
-        )
-        self.student = student
+        self.save_hyperparameters({"loss": asdict(loss), "optim": asdict(optim)})
+        self.student = net
         self.discriminator = discriminator
+        share_identity(teacher, identity)
         self.frozen = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, face_parser=face_parser))
         if quality is not None:
             self.frozen["quality"] = quality
-        self.objective = DistillationObjective(self.frozen, discriminator, LossConfig(**loss))
-        self.optim_cfg = OptimConfig(**optim)
+        self.objective = DistillationObjective(self.frozen, discriminator, loss)
+        self.make_optimizer = optimizer
+        self.optim_cfg = optim
         self.nonfinite_steps = 0
 
     # -- the frozen networks -----------------------------------------------------------------
@@ -170,10 +176,9 @@ class StudentGAN(L.LightningModule):
     # -- optimisation and checkpoints ------------------------------------------------------
     def configure_optimizers(self):
         cfg = self.optim_cfg
-        betas = tuple(cfg.betas)
         groups = generator_param_groups(self.student, cfg.lr_generator, cfg.injection_lr_scaling)
-        opt_g = torch.optim.Adam(groups, lr=cfg.lr_generator, betas=betas)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=betas)
+        opt_g = self.make_optimizer(groups, lr=cfg.lr_generator)
+        opt_d = self.make_optimizer(self.discriminator.parameters(), lr=cfg.lr_discriminator)
         return opt_g, opt_d
 
     def on_fit_start(self) -> None:

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from mobilefaceswap.data.pairs import FacePairDataset
 from mobilefaceswap.data.quality_set import build_quality_set, find_checkpoints
 from mobilefaceswap.data.teacher_cache import build_teacher_cache, teacher_outputs
-from mobilefaceswap.training.frozen import build_identity, build_teacher
+from mobilefaceswap.training.fitting import build
+from mobilefaceswap.training.frozen import share_identity
 
 
 def fixed_training_pairs(data_cfg: DictConfig, count: int, seed_offset: int = 0) -> FacePairDataset:
@@ -29,8 +30,8 @@ def cache_teacher(cfg: DictConfig, out: str | Path, count: int, shard_size: int 
     """``mfs cache-teacher``: the configured teacher's outputs for the first ``count`` training pairs
     of the configured data, as a run of that config would compute them."""
     pairs = fixed_training_pairs(cfg.data, count)
-    identity = build_identity(cfg.identity)
-    teacher, identity = build_teacher(cfg.teacher, shared_identity=identity).to(device), identity.to(device)
+    identity = build(cfg.identity)
+    teacher, identity = share_identity(build(cfg.teacher), identity).to(device), identity.to(device)
     info = {
         "teacher": cfg.teacher.net._target_,
         "teacher_weights": cfg.teacher.pretrained,
@@ -47,11 +48,11 @@ def build_teacher_quality_set(cfg: DictConfig, checkpoints: list[str], out: str 
     found = find_checkpoints(checkpoints)
     pairs = fixed_training_pairs(cfg.data, count, seed_offset=2)  # not the pairs the student trains on first
     indices = np.array([pairs.pair_indices(i) for i in range(count)], np.int64)
-    identity = build_identity(cfg.identity).to(device)
+    identity = build(cfg.identity).to(device)
 
     def generate(path: Path) -> np.ndarray:
         teacher_cfg = OmegaConf.merge(cfg.teacher, {"pretrained": str(path)})
-        teacher = build_teacher(teacher_cfg, weights_flag="--checkpoints").to(device)
+        teacher = build(teacher_cfg, weights_flag="--checkpoints").to(device)
         return teacher_outputs(teacher, identity, pairs.faces, indices, batch_size)
 
     return build_quality_set(found, generate, out, total_iterations, progress=progress)

@@ -27,6 +27,7 @@ class MobileFaceSwapTeacher(MobileFaceSwap):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             super().__init__(**student_kwargs)
+        self.seed = seed
 
     def forward(self, target: torch.Tensor, z_id: torch.Tensor, id_map: torch.Tensor) -> torch.Tensor:
         return super().forward(target, z_id, id_map).image
