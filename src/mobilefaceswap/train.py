@@ -209,7 +209,7 @@ def build_evaluator(cfg: DictConfig):
         raise DataError(f"eval.protocol={cfg.protocol!r}: use validation or ffpp")
     if cfg.protocol == "ffpp":
         read_pairs(cfg.root, cfg.compression, cfg.split)
-    return SwapEvaluator(cfg.inception, hopenet_weights=cfg.hopenet, cosface_weights=cfg.cosface)
+    return SwapEvaluator(cfg.inception, cfg.hopenet, cfg.cosface, crop_size=cfg.crop_size, template=cfg.template)
 
 
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> dict:
