@@ -36,6 +36,7 @@ from mobilefaceswap.training.frozen import (
 )
 from mobilefaceswap.training.objective import LossConfig
 from mobilefaceswap.training.optim import OptimConfig
+from mobilefaceswap.training.required_files import MissingFilesError, require_files
 from mobilefaceswap.training.student_gan import NonFiniteLossError
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,8 @@ def run(cfg: DictConfig) -> None:
     try:
         # Before anything else: in a sweep this stops every member, not just the first.
         check_devices(cfg.trainer)
-    except LaunchError as err:
+        require_files(cfg)
+    except (LaunchError, MissingFilesError) as err:
         sys.exit(f"error: {err}")
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         try:

@@ -9,7 +9,9 @@ from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit
 
 
 def evaluator_weights(args: argparse.Namespace) -> dict:
-    weights = dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
+    weights = dict(
+        inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device
+    )
     if args.crop_size is not None or args.template is not None:  # else eval-ffpp's swapper's alignment, or 224 arcface
         weights.update(crop_size=args.crop_size or 224, template=args.template or "arcface")
     return weights
