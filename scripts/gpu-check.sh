@@ -49,7 +49,7 @@ timeout 330 "$PY" -m mobilefaceswap.train profile=paper "${device[@]}" \
     quality.pretrained=null eval.fallback=dlib eval.cosface=null eval.hopenet=null paths.inception=null \
     data.root="$work/vggface2" data.cache="$work/cache" data.val_identities=2 data.val_pairs=4 data.batch_size="$BATCH" \
     trainer.max_steps="$STEPS" trainer.log_every_n_steps=10 logger=csv \
-    callbacks.swap_metrics.max_pairs=2 callbacks.learning_curve.max_faces=2 \
+    callbacks.swap_metrics.max_pairs=2 callbacks.learning_curve.max_faces=4 \
     +callbacks.throughput._target_=mobilefaceswap.callbacks.TrainingThroughput \
     +callbacks.throughput.path="$OUT/train.json" +callbacks.throughput.warmup_steps=$((STEPS < 60 ? STEPS / 3 : 20)) \
     hydra.run.dir="$work/run" >"$OUT/train.log" 2>&1 || train_status=$?
