@@ -60,6 +60,27 @@ def export_identity_onnx(net: torch.nn.Module, path: Path) -> Path:
     return path
 
 
+def random_inception_weights(path: Path) -> Path:
+    """Random weights of FID's real Inception architecture, saved as the file FID reads (nothing downloaded)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    load_url, load_state = inception.load_state_dict_from_url, inception.FeatureExtractorInceptionV3.load_state_dict
+    inception.load_state_dict_from_url = lambda *a, **k: {}
+    inception.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
+    try:
+        random_net = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        inception.load_state_dict_from_url, inception.FeatureExtractorInceptionV3.load_state_dict = load_url, load_state
+    # He initialisation keeps the activations' scale through its 90-odd layers (PyTorch's default
+    # shrinks it to features of about 1e-8, whose FIDs all round to 0).
+    for module in random_net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(random_net.state_dict(), path)
+    return path
+
+
 def last_checkpoint(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
 

@@ -309,3 +309,33 @@ def test_a_swapper_teacher_is_built_with_the_switches_its_file_records(tmp_path,
     target, z_id, id_map = torch.rand(1, 3, 224, 224), torch.randn(1, 512), torch.randn(1, 512, 7, 7)
     with torch.no_grad():
         assert torch.equal(teacher.generator(target, z_id, id_map), trained(target, z_id, id_map).image)
+
+
+def test_faceshifter_student_reads_the_identity_crop_of_its_teacher(tmp_path, compose_train):
+    """The student's identity input is aligned as the teacher's (conf/identity's crop_box follows
+    teacher.identity.crop_box): with shared weights and normalisation, the same z_id."""
+    from mobilefaceswap.data.alignment import align_face
+    from mobilefaceswap.data.detection import DlibFaceDetector
+    from mobilefaceswap.data.embedded import bundled_photos
+
+    torch.manual_seed(0)
+    weights = tmp_path / "arcface.pth"
+    torch.save(IRSEResNet(**TINY_IRSE).state_dict(), weights)
+    photo = bundled_photos()["skimage/astronaut"]
+    face = align_face(photo, DlibFaceDetector()(photo)[0].landmarks5, 256, "ffhq")[0]
+    image = torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255
+
+    def z_id(*overrides: str) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = compose_train("teacher=faceshifter", *overrides)
+        shared = {"net": {"_target_": "mobilefaceswap.models.identity.IRSEResNet", **TINY_IRSE}, "pretrained": str(weights)}
+        # The same network and normalisation in both places: only the crop can differ.
+        student_cfg = OmegaConf.merge(cfg.identity, shared, {"mean": [0.5] * 3, "std": [0.5] * 3})
+        teacher_cfg = OmegaConf.merge(cfg.teacher.identity, shared)
+        return build(student_cfg)(image).z, identity_network(**teacher_cfg, key="teacher.identity")(image).z
+
+    student, teacher = z_id()
+    assert compose_train("teacher=faceshifter").identity.crop_box == [0.0742, 0.0742, 0.9258, 0.9258]
+    assert torch.allclose(student, teacher, atol=1e-6)
+    student, teacher = z_id("identity.crop_box=null")  # the whole FFHQ crop, as before
+    assert (student - teacher).abs().max() > 1e-2
+    assert compose_train("teacher=simswap").identity.crop_box is None  # SimSwap shares the student's network

@@ -12,7 +12,7 @@ from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError
 from mobilefaceswap.metrics.identity import DlibIdentityEmbedder
 from mobilefaceswap.metrics.pose import Hopenet, landmark_pose
 
-from helpers import export_identity_onnx
+from helpers import export_identity_onnx, random_inception_weights
 
 
 def test_retrieval_is_perfect_when_swapped_equals_source():
@@ -103,16 +103,8 @@ def test_no_fid_without_inception_weights(tmp_path, monkeypatch, caplog):
 
 @pytest.mark.slow
 def test_fid_with_local_inception_weights(tmp_path, monkeypatch):
-    import torch_fidelity.feature_extractor_inceptionv3 as inception
-
     # Random weights of the real Inception architecture, written where TORCH_HOME keeps them.
-    monkeypatch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: {})
-    monkeypatch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None)
-    random_net = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    monkeypatch.undo()
-    cache = tmp_path / "hub" / "checkpoints"
-    cache.mkdir(parents=True)
-    torch.save(random_net.state_dict(), cache / "weights-inception-2015-12-05-6726825d.pth")
+    random_inception_weights(tmp_path / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     fid = build_fid()
     assert fid is not None
@@ -125,6 +117,42 @@ def test_fid_with_local_inception_weights(tmp_path, monkeypatch):
     fid.update(images, real=True)
     fid.update((images * 0.2).clamp(0, 1), real=False)
     assert abs(same) < 1e-2 and fid.compute().item() > same
+
+
+@pytest.mark.slow
+def test_fid_compares_the_aligned_face_crops_and_fid_frame_the_whole_images(tmp_path):
+    from mobilefaceswap.data.alignment import alignment_matrix, warp_to_crop
+    from mobilefaceswap.evaluation.evaluator import score_manifest
+    from mobilefaceswap.inference.swap import write_image
+
+    # Each face of the group photo on a wide grey border; its "swap" is the same picture with
+    # the border, far outside the face crop, turned to noise: what the paper's FID would not see.
+    group, rng = bundled_photos()["insightface/t1.jpg"], np.random.default_rng(0)
+    rows = []
+    for i, f in enumerate(DlibFaceDetector()(group)):
+        x0, y0, x1, y1 = f.box
+        margin = x1 - x0  # holds both templates' crops
+        if min(x0, y0) < margin or x1 + margin > group.shape[1] or y1 + margin > group.shape[0]:
+            continue
+        face = group[y0 - margin : y1 + margin, x0 - margin : x1 + margin]
+        target = cv2.copyMakeBorder(face, 150, 150, 150, 150, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+        swapped = rng.integers(0, 256, target.shape, dtype=np.uint8)
+        swapped[150:-150, 150:-150] = face
+        landmarks = DlibFaceDetector()(target)[0].landmarks5
+        for size, template in ((224, "arcface"), (256, "ffhq")):  # the crop lies inside the unchanged face
+            crops = (warp_to_crop(image, alignment_matrix(landmarks, size, template), size) for image in (target, swapped))
+            assert np.array_equal(*crops)
+        write_image(tmp_path / f"target{i}.png", target)
+        write_image(tmp_path / f"swapped{i}.png", swapped)
+        rows.append(f"target{i}.png,target{i}.png,swapped{i}.png")
+    (tmp_path / "manifest.csv").write_text("\n".join(["source,target,swapped", *rows]) + "\n")
+    weights = random_inception_weights(tmp_path / "inception.pth")
+    for template in ("arcface", "ffhq"):
+        report = score_manifest(tmp_path / "manifest.csv", progress=False, inception_weights=str(weights), template=template)
+        results = report["results"]
+        assert report["scored"] == len(rows) >= 2
+        assert abs(results["fid"]) < 1e-3 < 1 < results["fid_frame"], results
+        assert results["backends"]["fid"] == f"Inception {weights} on aligned face crops ({template} 224)"
 
 
 def _manifest(tmp_path, rows: list[tuple[str, str, str]]):

@@ -265,4 +265,9 @@ def test_protocol_sentence_names_only_what_ran():
         ]
     )
     assert "the run's validation pairs (5 pairs)" in mixed and "CosFace network c.onnx; dlib 128-d recogniser" in mixed
-    assert mixed.endswith("This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID).")
+    assert mixed.endswith(
+        "This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID). "
+        "dlib scored in place of the paper's networks (eval.fallback=dlib)."
+    )
+    no_fid = protocol_sentence([record("ffpp", "CosFace network c.onnx", "Hopenet h.pkl", None)])
+    assert no_fid.endswith("This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID).")

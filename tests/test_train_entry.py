@@ -172,3 +172,37 @@ def test_nonfinite_loss_stops_with_one_line_after_checkpointing_the_last_finite_
     assert "Traceback" not in result.stderr
     ckpt = last_checkpoint(tmp_path / "run")
     assert ckpt["global_step"] == 0 and any(k.startswith("student.") for k in ckpt["state_dict"])
+
+
+def test_paper_profile_lists_every_missing_file_before_any_work(tmp_path, face_cache):
+    weights, data = tmp_path / "weights", tmp_path / "data"
+    paper = ["profile=paper", "trainer=cpu", f"paths.weights_dir={weights}", f"paths.data_dir={data}"]
+    expected = {
+        "teacher.pretrained": f"{weights}/simswap/latest_net_G.pth",
+        "identity.pretrained": f"{weights}/arcface/irse_3_4_23_3.pth",
+        "perceptual.pretrained": f"{weights}/vgg/vgg19-dcbb9e9d.pth",
+        "face_parser.pretrained": f"{weights}/parsing/79999_iter.pth",
+        "quality.pretrained": f"{weights}/quality/quality.pt",
+        "data.cache": f"{data}/vggface2_arcface_224",
+        "eval.cosface": f"{weights}/cosface/glint360k_cosface_r100.pth",
+        "eval.hopenet": f"{weights}/hopenet/hopenet_robust_alpha1.pkl",
+        "paths.inception": f"{weights}/inception/weights-inception-2015-12-05-6726825d.pth",
+    }
+    # One run, and the Table 2 sweep of make reproduce-table2 PROFILE=paper: stopped once, before any member.
+    sweep = ["hydra.mode=MULTIRUN", "experiment=table2", "eval=ffpp", "ablation=full,adain"]  # evaluate=true: FF++ too
+    for args, keys in ((["hydra.run.dir=run"], set(expected)), (sweep, {*expected, "eval.root"})):
+        result = run_mfs_train(*paper, *args, cwd=tmp_path, cache=face_cache)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        message = result.stderr[result.stderr.index(f"error: {len(keys)} file(s) this run needs are missing:") :].splitlines()
+        listed = {line.split(":")[0].strip(): line for line in message[1:-1]}
+        assert set(listed) == keys, message
+        for key, path in expected.items():
+            assert path in listed[key] and ("docs/weights.md" in listed[key] or "docs/data.md" in listed[key]), listed[key]
+        assert "mfs prepare-data" in listed["data.cache"] and "hopenet_robust_alpha1.pkl" in listed["eval.hopenet"]
+        assert message[-1] == "(eval.fallback=dlib runs without the paper's scorers: dlib's, and no FID)"
+        assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("*.json"))
+    # eval.fallback=dlib: the run may go on without the scorers; the networks and data are still needed.
+    result = run_mfs_train(*paper, "hydra.run.dir=run", "eval.fallback=dlib", cwd=tmp_path, cache=face_cache)
+    assert "error: 6 file(s) this run needs are missing:" in result.stderr and "eval.cosface" not in result.stderr
+    result = run_mfs_train(*paper, "hydra.run.dir=run", "eval.fallback=none", cwd=tmp_path, cache=face_cache)
+    assert "error: eval.fallback=none: use null (the paper's scorers are required) or dlib" in result.stderr

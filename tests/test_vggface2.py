@@ -19,8 +19,8 @@ from torch.utils.data import DistributedSampler
 from mobilefaceswap.data import VGGFace2DataModule
 from mobilefaceswap.data.alignment import face_template
 from mobilefaceswap.data.detection import DlibFaceDetector
-from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.data.sample_vggface2 import write_vggface2_tree
 from mobilefaceswap.data.store import ShardedArray
 from mobilefaceswap.data.vggface2 import PrepareConfig, prepare_vggface2
 
@@ -40,22 +40,7 @@ def vggface2(tmp_path_factory) -> Path:
     """7 identities x 3 images with eyes ~100 px apart, one small copy each (eyes < 70 px),
     one unreadable and one faceless file: 30 images."""
     root = tmp_path_factory.mktemp("vggface2") / "train"
-    photos = bundled_photos()
-    people = []
-    for image in (photos["insightface/t1.jpg"], photos["skimage/astronaut"]):
-        for face in DlibFaceDetector()(image):
-            people.append((image, face))
-    assert len(people) == 7
-    for person, (image, face) in enumerate(people):
-        eyes = float(np.linalg.norm(face.landmarks5[1] - face.landmarks5[0]))
-        cx, cy = face.landmarks5.mean(0)
-        for k, (pad, eye_px) in enumerate([(2.5, 95), (3.0, 110), (2.8, 100), (3.0, 45)]):
-            half = pad * eyes
-            x0, y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
-            crop = image[y0 : int(cy + half), x0 : int(cx + half)]
-            scale = eye_px / eyes
-            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            write(root / f"n{person:06d}" / f"{k:04d}_01.jpg", crop)
+    assert write_vggface2_tree(root) == 7
     (root / "n000000/9998_01.jpg").write_bytes(b"not a jpeg")
     write(root / "n000001/9999_01.jpg", np.full((300, 300, 3), 127, np.uint8))
     return root

@@ -119,6 +119,8 @@ def protocol_sentence(records: list[dict]) -> str:
         and all(p.startswith("Hopenet") for p in pose)
         and all(r["fid"] is not None for r in scored)
     )
+    # Without eval.fallback=dlib a run does not start without the paper's scorers (training/required_files.py).
+    fallback = any(backend.startswith("dlib") for backend in identity + pose)
     return (
         f"Scored on {listed(protocols)}. Identity retrieval: {listed(identity)}. Pose: {listed(pose)}. "
         f"FID: {listed(fid)}. "
@@ -127,6 +129,7 @@ def protocol_sentence(records: list[dict]) -> str:
             if paper
             else "This is not the paper's protocol (FaceForensics++ with CosFace, Hopenet and FID)."
         )
+        + (" dlib scored in place of the paper's networks (eval.fallback=dlib)." if fallback else "")
     )
 
 

@@ -26,6 +26,7 @@ from mobilefaceswap.shipped import CONFIG_DIR
 from mobilefaceswap.training import StudentGAN
 from mobilefaceswap.training.fitting import LaunchError, build, build_trainer, fit
 from mobilefaceswap.training.frozen import network_config
+from mobilefaceswap.training.required_files import MissingFilesError, require_files
 from mobilefaceswap.training.student_gan import NonFiniteLossError
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def build_evaluator(cfg: DictConfig):
         raise DataError(f"eval.protocol={cfg.protocol!r}: use validation or ffpp")
     if cfg.protocol == "ffpp":
         read_pairs(cfg.root, cfg.compression, cfg.split)
-    return SwapEvaluator(cfg.inception, hopenet_weights=cfg.hopenet, cosface_weights=cfg.cosface)
+    return SwapEvaluator(cfg.inception, cfg.hopenet, cfg.cosface, crop_size=cfg.crop_size, template=cfg.template)
 
 
 def evaluate_run(cfg: DictConfig, module: StudentGAN, datamodule, evaluator) -> dict:
@@ -204,7 +205,8 @@ def run(cfg: DictConfig) -> None:
     try:
         # Before anything else: in a sweep this stops every member, not just the first.
         check_devices(cfg.trainer)
-    except LaunchError as err:
+        require_files(cfg)
+    except (LaunchError, MissingFilesError) as err:
         sys.exit(f"error: {err}")
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         try:

@@ -5,12 +5,14 @@ from mobilefaceswap.callbacks.learning_curve import LearningCurveLogger, Validat
 from mobilefaceswap.callbacks.random_state import RandomStateCheckpoint
 from mobilefaceswap.callbacks.run_id import WandbRunId
 from mobilefaceswap.callbacks.swap_metrics import SwapMetricsLogger
+from mobilefaceswap.callbacks.throughput import TrainingThroughput
 
 __all__ = [
     "ImageGridLogger",
     "LearningCurveLogger",
     "RandomStateCheckpoint",
     "SwapMetricsLogger",
+    "TrainingThroughput",
     "ValidationCurveLogger",
     "WandbRunId",
 ]

@@ -7,7 +7,7 @@ import lightning as L
 
 log = logging.getLogger(__name__)
 
-SCALARS = ("id_retrieval", "id_similarity", "pose_error", "expression_error", "fid")
+SCALARS = ("id_retrieval", "id_similarity", "pose_error", "expression_error", "fid", "fid_frame")
 
 
 class SwapMetricsLogger(L.Callback):
@@ -28,10 +28,14 @@ class SwapMetricsLogger(L.Callback):
         inception: str | None = None,
         hopenet: str | None = None,
         cosface: str | None = None,
+        crop_size: int = 224,
+        template: str = "arcface",
     ):
         self.every_n_steps = every_n_steps
         self.max_pairs = max_pairs
-        self.weights = dict(inception_weights=inception, hopenet_weights=hopenet, cosface_weights=cosface)
+        self.weights = dict(
+            inception_weights=inception, hopenet_weights=hopenet, cosface_weights=cosface, crop_size=crop_size, template=template
+        )
         self._evaluator = None
         self._teacher_logged = False
         self._last_step = -1

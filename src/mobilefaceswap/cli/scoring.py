@@ -9,7 +9,12 @@ from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit
 
 
 def evaluator_weights(args: argparse.Namespace) -> dict:
-    return dict(inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device)
+    weights = dict(
+        inception_weights=args.inception, hopenet_weights=args.hopenet, cosface_weights=args.cosface, device=args.device
+    )
+    if args.crop_size is not None or args.template is not None:  # else eval-ffpp's swapper's alignment, or 224 arcface
+        weights.update(crop_size=args.crop_size or 224, template=args.template or "arcface")
+    return weights
 
 
 def print_scores(report: dict, as_json: bool) -> None:
@@ -68,6 +73,16 @@ def add_scoring_arguments(command: argparse.ArgumentParser) -> None:
         "--cosface",
         help="CosFace/ArcFace network (.onnx, arcface_torch IResNet or IR-SE state dict): identity as in "
         "the paper (default: dlib)",
+    )
+    command.add_argument(
+        "--crop-size",
+        type=int,
+        help="FID compares the swapped against the target face crop, aligned at this size (the teacher's: "
+        "224 for SimSwap, 256 for FaceShifter; default: the swapper's with eval-ffpp --checkpoint, else 224); "
+        "fid_frame compares the whole images",
+    )
+    command.add_argument(
+        "--template", choices=("arcface", "ffhq"), help="alignment template of those crops (default as --crop-size: arcface)"
     )
     command.add_argument("--json", action="store_true", help="print the whole JSON report")
     add_quiet(command)

@@ -36,5 +36,9 @@ def alignment_matrix(landmarks: np.ndarray, size: int, template: str = "arcface"
 def align_face(image: np.ndarray, landmarks: np.ndarray, size: int, template: str = "arcface") -> tuple[np.ndarray, np.ndarray]:
     """image (H, W, 3) -> aligned crop (size, size, 3) and the (2, 3) matrix that made it."""
     matrix = alignment_matrix(landmarks, size, template)
-    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return crop, matrix
+    return warp_to_crop(image, matrix, size), matrix
+
+
+def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The size x size crop of ``image`` under a (2, 3) alignment matrix (``align_face``'s warp)."""
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

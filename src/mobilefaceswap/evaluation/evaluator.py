@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mobilefaceswap.data.alignment import alignment_matrix, warp_to_crop
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import refuse_overwrite, write_json_atomic
@@ -29,6 +30,13 @@ from mobilefaceswap.models.pretrained import load_pretrained
 from mobilefaceswap.models.recognition import load_recognition_network
 
 FID_SIZE = 299  # Inception's input; every image is resized to it so they batch
+
+
+def update_fid(fid, real: np.ndarray, fake: np.ndarray) -> None:
+    """One real and one generated RGB uint8 image into an FID metric, each resized to Inception's input."""
+    for image, is_real in ((real, True), (fake, False)):
+        resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
+        fid.update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=is_real)
 
 
 @dataclass
@@ -71,7 +79,10 @@ def read_manifest(path: str | Path) -> list[SwapTriple]:
 class SwapEvaluator:
     """Identity: dlib's 128-d recogniser, or a CosFace/ArcFace network (``cosface_weights``: an
     ONNX file, an arcface_torch IResNet or an IR-SE state dict). Pose: dlib landmarks + solvePnP,
-    or Hopenet (``hopenet_weights``). FID when Inception weights are found."""
+    or Hopenet (``hopenet_weights``). FID when Inception weights are found: ``fid`` on the
+    aligned face crops (``crop_size`` on ``template``, the teacher's alignment), the swapped crop
+    against the target crop, both cut where the target's face is; ``fid_frame`` on the whole images.
+    """
 
     def __init__(
         self,
@@ -79,8 +90,11 @@ class SwapEvaluator:
         hopenet_weights: str | None = None,
         cosface_weights: str | None = None,
         device: str = "cpu",
+        crop_size: int = 224,
+        template: str = "arcface",
     ):
         self.device = resolve_device(device)  # of the Hopenet and CosFace networks
+        self.crop_size, self.template = crop_size, template
         self.detector = DlibFaceDetector()
         self.inception = find_inception(inception_weights)
         if self.inception is None:
@@ -96,8 +110,17 @@ class SwapEvaluator:
         self.backends = {
             "identity": "CosFace network " + str(cosface_weights) if cosface_weights is not None else "dlib 128-d recogniser",
             "pose": "Hopenet " + str(hopenet_weights) if self.hopenet else "dlib 68 landmarks + solvePnP",
-            "fid": "Inception " + str(self.inception) if self.inception is not None else None,
+            "fid": self._fid_backend() if self.inception is not None else None,
         }
+
+    def _fid_backend(self) -> str:
+        return f"Inception {self.inception} on aligned face crops ({self.template} {self.crop_size})"
+
+    def align_fid_crops(self, crop_size: int, template: str) -> None:
+        """Cut FID's crops as a swapper aligns its faces (``mfs eval-ffpp`` with its swapper's alignment)."""
+        self.crop_size, self.template = crop_size, template
+        if self.inception is not None:
+            self.backends["fid"] = self._fid_backend()
 
     @torch.no_grad()
     def _pose(self, image: np.ndarray, face) -> torch.Tensor:
@@ -122,6 +145,7 @@ class SwapEvaluator:
             "pose": PoseError(**local),
             "expression": ExpressionError(**local),
             "fid": build_fid(self.inception, **local) if self.inception is not None else None,
+            "fid_frame": build_fid(self.inception, **local) if self.inception is not None else None,
             "scored": 0,
         }
 
@@ -145,9 +169,10 @@ class SwapEvaluator:
             torch.from_numpy(swapped_face.landmarks68)[None], torch.from_numpy(target_face.landmarks68)[None]
         )
         if metrics["fid"] is not None:
-            for image, real in ((target, True), (swapped, False)):
-                resized = cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_AREA)
-                metrics["fid"].update(torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255, real=real)
+            # Both crops where the target's face is: the region the swapper generated and pasted back.
+            matrix = alignment_matrix(target_face.landmarks5, self.crop_size, self.template)
+            update_fid(metrics["fid"], *(warp_to_crop(image, matrix, self.crop_size) for image in (target, swapped)))
+            update_fid(metrics["fid_frame"], target, swapped)
         metrics["scored"] += 1
 
     def results(self, metrics: dict) -> dict:
@@ -158,8 +183,9 @@ class SwapEvaluator:
         results["expression_error"] = float(metrics["expression"].compute())
         if metrics["fid"] is not None and metrics["scored"] >= 2:
             results["fid"] = float(metrics["fid"].compute())
+            results["fid_frame"] = float(metrics["fid_frame"].compute())
         else:
-            results["fid"] = None
+            results["fid"] = results["fid_frame"] = None
             results["fid_note"] = (
                 "no Inception weights (see --inception)" if metrics["fid"] is None else "FID needs at least 2 pairs"
             )

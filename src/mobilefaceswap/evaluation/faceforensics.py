@@ -296,11 +296,14 @@ def score_on_ffpp(
     protocol: FFppProtocol, out: Path, checkpoint: str | None = None, method: str | None = None, progress: bool = True, **weights
 ) -> tuple[dict, Path]:
     """``mfs eval-ffpp``: score a swapper file (``checkpoint``) or FF++'s own ``method`` ->
-    (the report, the folder of its manifest and eval.json); ``weights`` are SwapEvaluator's."""
+    (the report, the folder of its manifest and eval.json); ``weights`` are SwapEvaluator's. FID's
+    crops follow the swapper's alignment unless ``weights`` give ``crop_size`` and ``template``."""
     evaluator = SwapEvaluator(**weights)
     if method:
         name, pipeline = method, None
     else:
         name, pipeline = Path(checkpoint).stem, open_swap_session(checkpoint, device=evaluator.device.type).pipeline
+        if "crop_size" not in weights:
+            evaluator.align_fid_crops(pipeline.swapper.crop_size, pipeline.swapper.template)
     report = evaluate_ffpp(evaluator, protocol, Path(out), name, pipeline, method, progress=progress)
     return report, Path(out) / name

@@ -76,6 +76,8 @@ class ModulatedPointwiseKernel(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, id_dim: int = ID_DIM, eps: float = 1e-16):
         super().__init__()
         self.eps = eps
+        # Departs from the paper's text, as the released model does: F_m is this one linear layer,
+        # where the text describes several (docs/architecture.md, "Departures from the paper's text").
         self.style = nn.Linear(id_dim, in_channels)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1) / in_channels**0.5)
 
@@ -127,7 +129,12 @@ class KernelBlock(nn.Module):
 
 
 class DepthwiseKernelPredictor(nn.Module):
-    """Paper eq. 1: F_id (B, 512, 7, 7) -> depthwise kernels of every IDN stage."""
+    """Paper eq. 1: F_id (B, 512, 7, 7) -> depthwise kernels of every IDN stage.
+
+    Departs from the paper's text, as the released model does: eq. 1 writes the kernels as a
+    function of the embedding z_id; they are read off the 512x7x7 identity feature map here
+    (docs/architecture.md, "Departures from the paper's text").
+    """
 
     def __init__(
         self,

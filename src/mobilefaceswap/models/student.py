@@ -77,7 +77,9 @@ class MobileFaceSwap(nn.Module):
         raw, bottleneck = self.idn(target, kernels)
         if self.fusion is None:
             return SwapOutput(image=raw, raw=raw, mask=torch.ones_like(raw[:, :1]))
-        mask = self.fusion(bottleneck.detach())  # the mask must not steer the IDN's features
+        # The mask must not steer the IDN's features. Detached as in the released model; the paper's
+        # text does not say (docs/architecture.md, "Departures from the paper's text").
+        mask = self.fusion(bottleneck.detach())
         return SwapOutput(image=fuse(raw, mask, target), raw=raw, mask=mask)
 
     @torch.no_grad()
