@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial
+from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial, report_only_on_stdout
 
 
 def evaluator_weights(args: argparse.Namespace) -> dict:
@@ -25,7 +25,8 @@ def print_scores(report: dict, as_json: bool) -> None:
 def eval_swaps(args: argparse.Namespace) -> None:
     from mobilefaceswap.evaluation.evaluator import score_manifest
 
-    report = score_manifest(args.manifest, args.output, progress=not args.quiet, **evaluator_weights(args))
+    with report_only_on_stdout():
+        report = score_manifest(args.manifest, args.output, progress=not args.quiet, **evaluator_weights(args))
     print_scores(report, args.json)
     exit_if_partial(report["skipped"])
 
@@ -37,7 +38,8 @@ def eval_ffpp(args: argparse.Namespace) -> None:
 
     protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
     weights = evaluator_weights(args)
-    report, folder = score_on_ffpp(protocol, args.output, args.checkpoint, args.method, progress=not args.quiet, **weights)
+    with report_only_on_stdout():
+        report, folder = score_on_ffpp(protocol, args.output, args.checkpoint, args.method, progress=not args.quiet, **weights)
     print_scores(report, args.json)
     print(f"manifest and report: {folder}", file=sys.stderr)
     exit_if_partial(report["skipped"])

@@ -3,7 +3,15 @@
 import argparse
 import json
 
-from mobilefaceswap.cli.arguments import add_device, add_name_list, add_output, add_quiet, exit_if_partial, non_negative
+from mobilefaceswap.cli.arguments import (
+    add_device,
+    add_name_list,
+    add_output,
+    add_quiet,
+    exit_if_partial,
+    non_negative,
+    report_only_on_stdout,
+)
 from mobilefaceswap.inference.formats import EXPORTED, RUNTIMES
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 
@@ -21,21 +29,23 @@ def swap(args: argparse.Namespace) -> None:
     target = Path(args.target)
     inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
-    session = open_swap_session(
-        args.checkpoint,
-        source=args.source,
-        aligned=args.aligned,
-        only=args.only,
-        runtime=args.runtime,
-        device=args.device,
-        watermark=not args.no_watermark,
-        c2pa=c2pa_signer(args),
-        redetect_every=args.redetect_every,
-        smoothing=args.smoothing,
-        smoothing_beta=args.smoothing_beta,
-    )
-    swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=not args.quiet, encoding=encoding)
-    summary = swap_targets(swapping, plan, folder=target.is_dir())
+    with report_only_on_stdout():
+        session = open_swap_session(
+            args.checkpoint,
+            source=args.source,
+            aligned=args.aligned,
+            only=args.only,
+            runtime=args.runtime,
+            device=args.device,
+            watermark=not args.no_watermark,
+            c2pa=c2pa_signer(args),
+            redetect_every=args.redetect_every,
+            smoothing=args.smoothing,
+            smoothing_beta=args.smoothing_beta,
+        )
+        progress = not args.quiet
+        swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=progress, encoding=encoding)
+        summary = swap_targets(swapping, plan, folder=target.is_dir())
     print(json.dumps(summary.as_dict(), indent=2))
     exit_if_partial(summary.skipped)
 
@@ -63,9 +73,10 @@ def export(args: argparse.Namespace) -> None:
     runtimes = [RUNTIMES[r] for r in args.runtimes]
     for file in (file for runtime in runtimes for file in runtime.files(name)):
         refuse_overwrite(Path(args.output) / file, {"--checkpoint": args.checkpoint, "--source": args.source})
-    pipeline = open_swap_session(args.checkpoint, source=args.source, device=args.device).pipeline
-    faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
-    report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.output, name, faces, runtimes)
+    with report_only_on_stdout():
+        pipeline = open_swap_session(args.checkpoint, source=args.source, device=args.device).pipeline
+        faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
+        report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.output, name, faces, runtimes)
     if not args.quiet:
         print(json.dumps(report, indent=2))
 

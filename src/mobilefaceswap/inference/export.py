@@ -45,6 +45,7 @@ def export_baked(
     """Write ``name<suffix>`` into ``out_dir`` for each runtime; ``faces`` calibrate the int8 ones.
     Checked on the CPU in fp32, as the files are written (on a GPU, fp16 would blur the check)."""
     baked = baked.eval().to("cpu", torch.float32)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # OpenVINO's temporary folder goes inside it
     report = {"input": [1, 3, size, size], "outputs": ["swapped", "mask"], "files": {}}
     for runtime in runtimes:
         path = build_runner(runtime, baked, size, threads, calibration=faces.calibration).save(
