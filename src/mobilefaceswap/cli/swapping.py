@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 
 from mobilefaceswap.cli.arguments import (
     add_device,
@@ -64,21 +65,27 @@ def c2pa_signer(args: argparse.Namespace):
 def export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from mobilefaceswap.files import refuse_overwrite
+    from mobilefaceswap.files import check_writable_folder, refuse_overwrite
     from mobilefaceswap.inference.calibration import calibration_faces
-    from mobilefaceswap.inference.export import export_baked
+    from mobilefaceswap.inference.export import ExportError, export_baked
     from mobilefaceswap.inference.session import open_swap_session
 
     name = args.name or Path(args.source).stem
     runtimes = [RUNTIMES[r] for r in args.runtimes]
     for file in (file for runtime in runtimes for file in runtime.files(name)):
         refuse_overwrite(Path(args.output) / file, {"--checkpoint": args.checkpoint, "--source": args.source})
+    check_writable_folder(args.output)
     with report_only_on_stdout():
         pipeline = open_swap_session(args.checkpoint, source=args.source, device=args.device).pipeline
         faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
         report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.output, name, faces, runtimes)
+    for runtime, reason in report["left_out"].items():
+        print(f"left out {runtime}: {reason}", file=sys.stderr)
+    if not report["files"]:
+        raise ExportError(f"no format written: {', '.join(report['left_out'])} missed the check against PyTorch")
     if not args.quiet:
         print(json.dumps(report, indent=2))
+    exit_if_partial(list(report["left_out"]))
 
 
 def demo(args: argparse.Namespace) -> None:
