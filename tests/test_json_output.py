@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,5 @@ def test_every_json_command_prints_one_json_document(inputs):
         result = subprocess.run([MFS, *args], capture_output=True, text=True, env=env)
         assert result.returncode == 0, (name, result.stderr[-2000:])
         assert isinstance(json.loads(result.stdout), dict | list), name
+        if name == "bench":  # each measurement announced as it starts, on stderr
+            assert re.search(r"^1 of 8: building .*\n(.*\n)*^8 of 8: smoothing", result.stderr, re.M), result.stderr

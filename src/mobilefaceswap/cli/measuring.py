@@ -43,6 +43,7 @@ def bench(args: argparse.Namespace) -> None:
             device=args.device,
             variants=tuple(args.variants),
             pipeline_runtime=args.pipeline_runtime,
+            quiet=args.quiet,
         )
     text = json.dumps(report, indent=2)
     if args.output:
@@ -72,5 +73,5 @@ def add_commands(commands) -> None:
     speed.add_argument(
         "--pipeline-runtime", choices=RUNTIMES, default="onnx", help="what runs the baked network in the video pipeline"
     )
-    add_quiet(speed, "do not print the report (write it with --output)")
+    add_quiet(speed, "no progress, and no report (write it with --output)")
     speed.set_defaults(run=bench)

@@ -78,7 +78,8 @@ def export(args: argparse.Namespace) -> None:
     with report_only_on_stdout():
         pipeline = open_swap_session(args.checkpoint, source=args.source, device=args.device).pipeline
         faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
-        report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.output, name, faces, runtimes)
+        size = pipeline.swapper.crop_size
+        report = export_baked(pipeline.network, size, args.output, name, faces, runtimes, quiet=args.quiet)
     for runtime, reason in report["left_out"].items():
         print(f"left out {runtime}: {reason}", file=sys.stderr)
     if not report["files"]:
@@ -144,7 +145,7 @@ def add_export(commands) -> None:
     export_.add_argument("--name", help="file name stem (default: the source's)")
     add_name_list(export_, "--runtimes", EXPORTED_NAMES, "formats to write")
     add_device(export_, "where the identity is injected (the checks run on the CPU)")
-    add_quiet(export_, "do not print the report (the files and their checks are written all the same)")
+    add_quiet(export_, "no progress, and no report (the files and their checks are written all the same)")
     export_.set_defaults(run=export)
 
 

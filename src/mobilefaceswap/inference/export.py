@@ -15,6 +15,7 @@ from torch import nn
 from mobilefaceswap.inference.calibration import MIN_PSNR_DB, CalibrationFaces, psnr
 from mobilefaceswap.inference.formats import EXPORTED, Runtime
 from mobilefaceswap.inference.runtimes import build_runner, load_runner
+from mobilefaceswap.progress import Progress
 
 
 class ExportError(RuntimeError):
@@ -42,14 +43,18 @@ def export_baked(
     faces: CalibrationFaces,
     runtimes: list[Runtime] = EXPORTED,
     threads: int = 2,
+    quiet: bool = True,
 ) -> dict:
     """Write ``name<suffix>`` into ``out_dir`` (created) for each runtime; ``faces`` calibrate the
     int8 ones. Checked on the CPU in fp32, as the files are written (on a GPU, fp16 would blur the
-    check). A runtime whose file misses its check is under ``left_out`` with by how much, its files removed."""
+    check). A runtime whose file misses its check is under ``left_out`` with by how much, its files
+    removed. Unless ``quiet``, a line on stderr as each format starts."""
+    progress = Progress(len(runtimes), quiet)
     baked = baked.eval().to("cpu", torch.float32)
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # OpenVINO's temporary folder goes inside it
     report = {"input": [1, 3, size, size], "outputs": ["swapped", "mask"], "files": {}, "left_out": {}}
     for runtime in runtimes:
+        progress.step(f"{runtime.name}: {name}{runtime.suffix}")
         path = build_runner(runtime, baked, size, threads, calibration=faces.calibration).save(
             Path(out_dir) / f"{name}{runtime.suffix}"
         )
