@@ -47,10 +47,14 @@ def eval_ffpp(args: argparse.Namespace) -> None:
 
 def table2(args: argparse.Namespace) -> None:
     from mobilefaceswap.table2 import aggregate
+    from mobilefaceswap.table2_figures import log_to_wandb, plot_table2
 
     text, md, table = aggregate(args.results, args.output)
+    figure = plot_table2(args.results, args.output)
     print(text)
-    print(f"written: {md} and {table}")
+    print(f"written: {md}, {table} and {figure}")
+    if args.wandb:
+        print(f"wandb run: {log_to_wandb(table, figure, args.results, args.wandb_project)}", file=sys.stderr)
 
 
 def learning_curves(args: argparse.Namespace) -> None:
@@ -98,9 +102,14 @@ def add_commands(commands) -> None:
     add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=eval_ffpp)
 
-    table = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
+    table = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md, table2.csv and table2.png")
     table.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
-    add_output(table, "where table2.md and table2.csv go (default %(default)s)", required=False, default="experiments/results")
+    add_output(table, "where table2.md, .csv and .png go (default %(default)s)", required=False, default="experiments/results")
+    table.add_argument(
+        "--wandb", action="store_true",
+        help="also log the table and its picture to a wandb run in the sweep's group (offline unless WANDB_MODE says otherwise)",
+    )  # fmt: skip
+    table.add_argument("--wandb-project", default="mobilefaceswap", help="wandb project (default %(default)s)")
     table.set_defaults(run=table2)
 
     curves = commands.add_parser("learning-curves", help="the learning curve over seeds: table, criteria and plot")

@@ -1,4 +1,4 @@
-"""The progress of a Hydra sweep (``make reproduce-table2``): members done of N, and the time left, on stderr."""
+"""Hydra callbacks of ``mfs-train`` (conf/hydra/default.yaml): a sweep's progress on stderr, one wandb run per member."""
 
 import sys
 import time
@@ -20,7 +20,7 @@ def sweep_size(overrides: list[str]) -> int:
 
 
 class SweepProgress(Callback):
-    """A Hydra callback (conf/hydra/default.yaml): as each member ends, ``sweep: 3 of 11 members
+    """As each member of a sweep ends, ``sweep: 3 of 11 members
     done (about 20 min left)`` on stderr, at the mean pace of the members so far (a member already
     finished and skipped counts, and takes no time). Nothing when ``quiet``, or in a single run.
 
@@ -46,3 +46,14 @@ class SweepProgress(Callback):
         if not self.quiet:
             note = f" (about {duration(left)} left)" if self.done < self.total else ""
             print(f"sweep: {self.done} of {self.total} members done{note}", file=sys.stderr, flush=True)
+
+
+class WandbRunPerMember(Callback):
+    """Finishes the wandb run of each job as it ends: members of a sweep that run in one process
+    (the basic launcher) each get their own run, instead of Lightning's WandbLogger reusing the
+    first member's run for all of them."""
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        wandb = sys.modules.get("wandb")  # not imported: no run to finish
+        if wandb is not None and wandb.run is not None:
+            wandb.finish()
