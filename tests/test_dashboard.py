@@ -38,7 +38,7 @@ def test_workspace_shows_table2_losses_curves_metrics_and_grids_of_one_sweep():
     assert "swap/id_retrieval" in {m for p in sections["Swap metrics"] for m in plotted(p)}
     assert [p.media_keys for p in sections["Image grids"]] == [["preview"], ["table2/learning_curve"]]
     runs = workspace.runset_settings
-    assert repr(runs.filters) == f"[Metric(\"Group\") == '{GROUP}']"
+    assert runs.filters == f"Metric(\"Group\") == '{GROUP}'"  # the sweep's runs only
     assert [g.name for g in runs.groupby] == ["table2.ablation"]  # a group per row, its seeds pooled
     assert build_workspace("team", "p").runset_settings.filters == ""  # no group: every run
 
@@ -53,7 +53,7 @@ def test_dashboard_output_is_the_view_json_that_loads_back(tmp_path):
     assert {name: len(panels) for name, panels in panels_by_section(loaded).items()} == {
         name: len(panels) for name, panels in panels_by_section(built).items()
     }
-    assert repr(loaded.runset_settings.filters) == repr(built.runset_settings.filters)
+    assert loaded.runset_settings.filters == built.runset_settings.filters
 
 
 def test_saving_without_credentials_is_one_line(tmp_path):
