@@ -50,11 +50,11 @@ PROFILE ?= smoke
 PROTOCOL ?= $(if $(filter paper,$(PROFILE)),ffpp,validation)
 SEEDS ?= 42
 LAUNCHER ?= basic
-TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv)
+TABLE2_ARGS ?= $(if $(filter smoke,$(PROFILE)),trainer.max_steps=40 logger=csv_wandb)
 
 reproduce-table2: install
 	$(BIN)/mfs-train -m hydra/launcher=$(LAUNCHER) experiment=table2 profile=$(PROFILE) eval=$(PROTOCOL) ablation=$(TABLE2_ROWS) seed=$(SEEDS) $(TABLE2_ARGS)
-	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --output experiments/results
+	$(BIN)/mfs table2 --results experiments/results/table2/$(PROFILE) --output experiments/results --wandb
 
 # Does the student learn, on every seed? The learning-curve experiment once per seed (about 5
 # minutes each on 2 CPU cores), then the table and plot of every seed's curve with mean and spread.

@@ -1,5 +1,6 @@
 """Helpers shared by the tests (the fixtures are in conftest.py)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -86,3 +87,35 @@ def last_checkpoint(run_dir: Path) -> dict:
 
 
 FFPP_PAIRS = ["000_001", "001_002", "002_000"]
+
+
+def wandb_records(run_folder: Path) -> dict:
+    """What an offline wandb run stored (its ``run-*.wandb`` transaction log, read without a
+    server): ``summary`` and ``config`` as the last value of each key, ``history`` as each key's values,
+    ``run`` its name, group and job type."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = next(Path(run_folder).glob("run-*.wandb")).read_bytes()
+    block, position, pending, stored = 32768, 7, b"", {"summary": {}, "config": {}, "history": {}}
+    while position + 7 <= len(data):  # LevelDB's log format: 32 KiB blocks of (crc, length, type) chunks
+        if block - position % block < 7 or data[position + 6] == 0:  # a block's padding
+            position += block - position % block
+            continue
+        length, kind = int.from_bytes(data[position + 4 : position + 6], "little"), data[position + 6]
+        pending += data[position + 7 : position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # a whole record, or the last chunk of one
+            record = wandb_internal_pb2.Record.FromString(pending)
+            pending = b""
+            name = record.WhichOneof("record_type")
+            if name == "run":
+                stored["run"] = {"name": record.run.display_name, "group": record.run.run_group, "job_type": record.run.job_type}
+            if name not in stored:
+                continue
+            for item in record.history.item if name == "history" else getattr(record, name).update:
+                key, value = item.key or "/".join(item.nested_key), json.loads(item.value_json)
+                if name == "history":
+                    stored["history"].setdefault(key, []).append(value)
+                else:
+                    stored[name][key] = value
+    return stored

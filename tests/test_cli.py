@@ -21,6 +21,7 @@ WRITING_COMMANDS = {
     "eval-swaps": ["--manifest", "m.csv"],
     "eval-ffpp": ["--root", "ffpp", "--method", "FaceSwap"],
     "table2": ["--results", "r"],
+    "dashboard": ["--entity", "e"],
     "learning-curves": ["--results", "r"],
     "prepare-data": ["--root", "vggface2"],
     "cache-teacher": ["--pairs", "4"],

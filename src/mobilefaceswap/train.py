@@ -28,6 +28,7 @@ from mobilefaceswap.training.fitting import LaunchError, build, build_trainer, f
 from mobilefaceswap.training.frozen import network_config
 from mobilefaceswap.training.required_files import MissingFilesError, require_files
 from mobilefaceswap.training.student_gan import NonFiniteLossError
+from mobilefaceswap.wandb_report import report_row
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def train(cfg: DictConfig) -> L.Trainer:
         export_swapper(cfg, module, run_dir / "swapper.pt")
         if cfg.evaluate:
             write_json_atomic(run_dir / "eval.json", evaluate_run(cfg, module, datamodule, evaluator))
+            report_row(trainer.loggers, run_dir)
         write_json_atomic(run_dir / "finished.json", {"global_step": trainer.global_step})
     log.info("run directory: %s", run_dir)
     return trainer

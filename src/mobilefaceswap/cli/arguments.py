@@ -2,7 +2,11 @@
 it writes, ``--device auto|cpu|cuda``, ``--quiet``, and exit status 3 for a partial result."""
 
 import argparse
+import contextlib
+import ctypes
+import os
 import sys
+from collections.abc import Iterator
 
 from mobilefaceswap.inference.device import DEVICES, resolve_device
 
@@ -25,6 +29,27 @@ def torch_device(requested: str) -> str:
     """``--device`` as the name torch takes: ``auto`` resolved, ``cuda`` without a GPU the CPU
     (``cpu`` as it is: no torch import in a command that may not need it)."""
     return "cpu" if requested == "cpu" else resolve_device(requested).type
+
+
+@contextlib.contextmanager
+def report_only_on_stdout() -> Iterator[None]:
+    """Whatever runs inside writes to stderr, so that stdout holds the report printed after it alone.
+
+    Third-party progress (NNCF's bars through Python's ``sys.stdout``, OpenVINO's and ONNX
+    Runtime's native prints straight to file descriptor 1) is moved at both levels; C's buffered
+    stdout is flushed before descriptor 1 is given back, so nothing reaches it later.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def exit_if_partial(skipped: list[str]) -> None:

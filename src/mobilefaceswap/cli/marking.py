@@ -4,13 +4,14 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_output, add_quiet
+from mobilefaceswap.cli.arguments import add_output, add_quiet, report_only_on_stdout
 
 
 def verify(args: argparse.Namespace) -> None:
     from mobilefaceswap.provenance.verify import exit_code, format_report, verify_paths
 
-    reports = verify_paths(args.path)
+    with report_only_on_stdout():
+        reports = verify_paths(args.path)
     print(json.dumps(reports, indent=2) if args.json else "\n".join(map(format_report, reports)) or f"{args.path}: no file")
     sys.exit(exit_code(reports))
 
@@ -19,7 +20,8 @@ def bench_watermark(args: argparse.Namespace) -> None:
     from mobilefaceswap.files import write_json_atomic
     from mobilefaceswap.provenance.bench import run_watermark_bench
 
-    report = run_watermark_bench(per_photo=args.per_photo, clips=args.clips)
+    with report_only_on_stdout():
+        report = run_watermark_bench(per_photo=args.per_photo, clips=args.clips)
     if args.output:
         write_json_atomic(args.output, report)
     if not args.quiet:

@@ -3,16 +3,17 @@
 import argparse
 import json
 
-from mobilefaceswap.cli.arguments import add_device, add_name_list, add_output, add_quiet
+from mobilefaceswap.cli.arguments import add_device, add_name_list, add_output, add_quiet, report_only_on_stdout
 from mobilefaceswap.inference.formats import BENCH_VARIANTS, RUNTIMES
 
 
 def stats(args: argparse.Namespace) -> None:
     from mobilefaceswap.stats import format_networks, format_table, network_stats, student_stats
 
-    found = student_stats(args.size)
-    if args.networks:
-        found["networks"] = network_stats()
+    with report_only_on_stdout():
+        found = student_stats(args.size)
+        if args.networks:
+            found["networks"] = network_stats()
     if args.json:
         print(json.dumps(found, indent=2))
     else:
@@ -30,18 +31,20 @@ def bench(args: argparse.Namespace) -> None:
 
     if args.output:
         refuse_overwrite(Path(args.output), {"--checkpoint": args.checkpoint})
-    swapper = load_swapper(args.checkpoint) if args.checkpoint else None
-    report = run_bench(
-        threads=args.threads,
-        seconds=args.seconds,
-        clip_frames=args.frames,
-        swapper=swapper,
-        memory_seconds=tuple(args.memory_seconds),
-        checkpoint=args.checkpoint,
-        device=args.device,
-        variants=tuple(args.variants),
-        pipeline_runtime=args.pipeline_runtime,
-    )
+    with report_only_on_stdout():
+        swapper = load_swapper(args.checkpoint) if args.checkpoint else None
+        report = run_bench(
+            threads=args.threads,
+            seconds=args.seconds,
+            clip_frames=args.frames,
+            swapper=swapper,
+            memory_seconds=tuple(args.memory_seconds),
+            checkpoint=args.checkpoint,
+            device=args.device,
+            variants=tuple(args.variants),
+            pipeline_runtime=args.pipeline_runtime,
+            quiet=args.quiet,
+        )
     text = json.dumps(report, indent=2)
     if args.output:
         write_text_atomic(Path(args.output), text + "\n")
@@ -70,5 +73,5 @@ def add_commands(commands) -> None:
     speed.add_argument(
         "--pipeline-runtime", choices=RUNTIMES, default="onnx", help="what runs the baked network in the video pipeline"
     )
-    add_quiet(speed, "do not print the report (write it with --output)")
+    add_quiet(speed, "no progress, and no report (write it with --output)")
     speed.set_defaults(run=bench)

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial
+from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial, report_only_on_stdout
 
 
 def evaluator_weights(args: argparse.Namespace) -> dict:
@@ -30,7 +30,8 @@ def print_scores(report: dict, as_json: bool) -> None:
 def eval_swaps(args: argparse.Namespace) -> None:
     from mobilefaceswap.evaluation.evaluator import score_manifest
 
-    report = score_manifest(args.manifest, args.output, progress=not args.quiet, **evaluator_weights(args))
+    with report_only_on_stdout():
+        report = score_manifest(args.manifest, args.output, progress=not args.quiet, **evaluator_weights(args))
     print_scores(report, args.json)
     exit_if_partial(report["skipped"])
 
@@ -42,7 +43,8 @@ def eval_ffpp(args: argparse.Namespace) -> None:
 
     protocol = FFppProtocol(Path(args.root), args.frames, args.compression, args.split, args.limit)
     weights = evaluator_weights(args)
-    report, folder = score_on_ffpp(protocol, args.output, args.checkpoint, args.method, progress=not args.quiet, **weights)
+    with report_only_on_stdout():
+        report, folder = score_on_ffpp(protocol, args.output, args.checkpoint, args.method, progress=not args.quiet, **weights)
     print_scores(report, args.json)
     print(f"manifest and report: {folder}", file=sys.stderr)
     exit_if_partial(report["skipped"])
@@ -50,10 +52,14 @@ def eval_ffpp(args: argparse.Namespace) -> None:
 
 def table2(args: argparse.Namespace) -> None:
     from mobilefaceswap.table2 import aggregate
+    from mobilefaceswap.table2_figures import log_to_wandb, plot_table2
 
     text, md, table = aggregate(args.results, args.output)
+    figure = plot_table2(args.results, args.output)
     print(text)
-    print(f"written: {md} and {table}")
+    print(f"written: {md}, {table} and {figure}")
+    if args.wandb:
+        print(f"wandb run: {log_to_wandb(table, figure, args.results, args.wandb_project)}", file=sys.stderr)
 
 
 def learning_curves(args: argparse.Namespace) -> None:
@@ -111,9 +117,14 @@ def add_commands(commands) -> None:
     add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=eval_ffpp)
 
-    table = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
+    table = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md, table2.csv and table2.png")
     table.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
-    add_output(table, "where table2.md and table2.csv go (default %(default)s)", required=False, default="experiments/results")
+    add_output(table, "where table2.md, .csv and .png go (default %(default)s)", required=False, default="experiments/results")
+    table.add_argument(
+        "--wandb", action="store_true",
+        help="also log the table and its picture to a wandb run in the sweep's group (offline unless WANDB_MODE says otherwise)",
+    )  # fmt: skip
+    table.add_argument("--wandb-project", default="mobilefaceswap", help="wandb project (default %(default)s)")
     table.set_defaults(run=table2)
 
     curves = commands.add_parser("learning-curves", help="the learning curve over seeds: table, criteria and plot")

@@ -2,8 +2,17 @@
 
 import argparse
 import json
+import sys
 
-from mobilefaceswap.cli.arguments import add_device, add_name_list, add_output, add_quiet, exit_if_partial, non_negative
+from mobilefaceswap.cli.arguments import (
+    add_device,
+    add_name_list,
+    add_output,
+    add_quiet,
+    exit_if_partial,
+    non_negative,
+    report_only_on_stdout,
+)
 from mobilefaceswap.inference.formats import EXPORTED, RUNTIMES
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 
@@ -21,21 +30,23 @@ def swap(args: argparse.Namespace) -> None:
     target = Path(args.target)
     inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
-    session = open_swap_session(
-        args.checkpoint,
-        source=args.source,
-        aligned=args.aligned,
-        only=args.only,
-        runtime=args.runtime,
-        device=args.device,
-        watermark=not args.no_watermark,
-        c2pa=c2pa_signer(args),
-        redetect_every=args.redetect_every,
-        smoothing=args.smoothing,
-        smoothing_beta=args.smoothing_beta,
-    )
-    swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=not args.quiet, encoding=encoding)
-    summary = swap_targets(swapping, plan, folder=target.is_dir())
+    with report_only_on_stdout():
+        session = open_swap_session(
+            args.checkpoint,
+            source=args.source,
+            aligned=args.aligned,
+            only=args.only,
+            runtime=args.runtime,
+            device=args.device,
+            watermark=not args.no_watermark,
+            c2pa=c2pa_signer(args),
+            redetect_every=args.redetect_every,
+            smoothing=args.smoothing,
+            smoothing_beta=args.smoothing_beta,
+        )
+        progress = not args.quiet
+        swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=progress, encoding=encoding)
+        summary = swap_targets(swapping, plan, folder=target.is_dir())
     print(json.dumps(summary.as_dict(), indent=2))
     exit_if_partial(summary.skipped)
 
@@ -54,20 +65,28 @@ def c2pa_signer(args: argparse.Namespace):
 def export(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from mobilefaceswap.files import refuse_overwrite
+    from mobilefaceswap.files import check_writable_folder, refuse_overwrite
     from mobilefaceswap.inference.calibration import calibration_faces
-    from mobilefaceswap.inference.export import export_baked
+    from mobilefaceswap.inference.export import ExportError, export_baked
     from mobilefaceswap.inference.session import open_swap_session
 
     name = args.name or Path(args.source).stem
     runtimes = [RUNTIMES[r] for r in args.runtimes]
     for file in (file for runtime in runtimes for file in runtime.files(name)):
         refuse_overwrite(Path(args.output) / file, {"--checkpoint": args.checkpoint, "--source": args.source})
-    pipeline = open_swap_session(args.checkpoint, source=args.source, device=args.device).pipeline
-    faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
-    report = export_baked(pipeline.network, pipeline.swapper.crop_size, args.output, name, faces, runtimes)
+    check_writable_folder(args.output)
+    with report_only_on_stdout():
+        pipeline = open_swap_session(args.checkpoint, source=args.source, device=args.device).pipeline
+        faces = calibration_faces(pipeline.swapper.crop_size, pipeline.swapper.template)
+        size = pipeline.swapper.crop_size
+        report = export_baked(pipeline.network, size, args.output, name, faces, runtimes, quiet=args.quiet)
+    for runtime, reason in report["left_out"].items():
+        print(f"left out {runtime}: {reason}", file=sys.stderr)
+    if not report["files"]:
+        raise ExportError(f"no format written: {', '.join(report['left_out'])} missed the check against PyTorch")
     if not args.quiet:
         print(json.dumps(report, indent=2))
+    exit_if_partial(list(report["left_out"]))
 
 
 def demo(args: argparse.Namespace) -> None:
@@ -126,7 +145,7 @@ def add_export(commands) -> None:
     export_.add_argument("--name", help="file name stem (default: the source's)")
     add_name_list(export_, "--runtimes", EXPORTED_NAMES, "formats to write")
     add_device(export_, "where the identity is injected (the checks run on the CPU)")
-    add_quiet(export_, "do not print the report (the files and their checks are written all the same)")
+    add_quiet(export_, "no progress, and no report (the files and their checks are written all the same)")
     export_.set_defaults(run=export)
 
 

@@ -27,6 +27,7 @@ from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.swapper import Swapper
 from mobilefaceswap.models.teachers import SimSwapGenerator
+from mobilefaceswap.progress import Progress
 
 TARGETS = {
     "idn_onnx_224_fps": 150.0,  # baked IDN in ONNX Runtime, 2 threads
@@ -134,6 +135,7 @@ def bench_runtimes(
     seconds: float,
     device: torch.device,
     names: tuple[str, ...] = tuple(BENCH_VARIANTS),
+    progress: Progress | None = None,
 ) -> dict:
     """The baked IDN (batch 1, at the swapper's crop size) in each runtime and precision (on the
     CPU; with a GPU also PyTorch fp16 and ONNX Runtime's CUDA provider): the PSNR of its swapped
@@ -141,6 +143,8 @@ def bench_runtimes(
     its fps over SimSwap's, eager and in the same runtime. Every network is timed in the same
     interleaved windows, so that a busy spell of a shared machine slows them all alike."""
     names = (*names, "torch-cuda", "onnx-cuda") if device.type == "cuda" else names
+    progress = progress or Progress(2, quiet=True)
+    progress.step(f"building the baked network in {len(names)} runtime variants ({', '.join(names)}), int8 calibrated")
     faces = calibration_faces(swapper.crop_size, swapper.template)
     reference = baked(torch.from_numpy(faces.held_out))[0].numpy()
     target = np.random.default_rng(0).random((1, 3, *faces.held_out.shape[-2:]), dtype=np.float32)
@@ -151,7 +155,9 @@ def bench_runtimes(
         f"simswap-{engine}": run
         for engine, run in simswap_runs(teacher, torch.rand(1, 3, 224, 224), z_id, threads, engines).items()
     }
-    fps = interleaved_fps({**{name: partial(runner.run, target) for name, runner in runners.items()}, **simswap}, seconds)
+    timed = {**{name: partial(runner.run, target) for name, runner in runners.items()}, **simswap}
+    progress.step(f"timing {len(timed)} networks (those variants and SimSwap) in turns", estimate=len(timed) * seconds)
+    fps = interleaved_fps(timed, seconds)
     variants = {}
     for name in names:
         engine = name.split("-")[0]
@@ -179,16 +185,20 @@ def run_bench(
     device: str = "cpu",
     variants: tuple[str, ...] = tuple(BENCH_VARIANTS),
     pipeline_runtime: str = "onnx",
+    quiet: bool = True,
 ) -> dict:
+    """The whole report; unless ``quiet``, a line on stderr as each measurement starts, with its estimated time."""
+    progress = Progress(8, quiet)  # the runtimes' two, the IDN at the other size, and the video bench's five
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     swapper = swapper or random_swapper()
     z_id, id_map = F.normalize(torch.randn(1, 512), dim=1), torch.randn(1, 512, 7, 7)
     baked = swapper.student.bake(z_id, id_map).eval()
     teacher = SimSwapGenerator().eval()
-    runtimes = bench_runtimes(swapper, baked, teacher, z_id, threads, seconds, resolve_device(device), variants)
+    runtimes = bench_runtimes(swapper, baked, teacher, z_id, threads, seconds, resolve_device(device), variants, progress)
     measured = runtimes["variants"]  # at the swapper's size, in the same windows as SimSwap: not timed again
     results = {}
+    progress.step("the baked network in torch and onnx at the other size", estimate=2 * seconds)
     for size in (224, 256):
         target = torch.rand(1, 3, size, size)
         for engine in ("torch", "onnx"):
@@ -204,7 +214,7 @@ def run_bench(
     results["idn_best_runtime_224_fps"] = runtimes["variants"][runtimes["best"]]["fps"]
     results["speedup_best_runtime_vs_simswap"] = runtimes["variants"][runtimes["best"]]["speedup_vs_simswap_torch"]
 
-    video = run_video_bench(swapper, clip_frames, memory_seconds, checkpoint, pipeline_runtime)
+    video = run_video_bench(swapper, clip_frames, memory_seconds, checkpoint, pipeline_runtime, progress)
     results.update({name: entry["fps"] for name, entry in video["pipeline"].items()})
     return {
         "machine": machine(),

@@ -11,6 +11,7 @@ from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, transcode
+from mobilefaceswap.progress import Progress
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
 
@@ -166,8 +167,11 @@ def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> li
 
 
 def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path]], folder: bool) -> SwapSummary:
-    """Swap each planned target (see ``plan_swaps``); in a folder, unreadable ones are skipped and listed."""
+    """Swap each planned target (see ``plan_swaps``); in a folder, unreadable ones are skipped and
+    listed, and each file is announced on stderr as it starts (``3 of 12: name``) unless quiet."""
+    progress = Progress(len(plan), quiet=not (folder and swapping.progress))
     for item, destination in plan:
+        progress.step(item.name)
         try:
             swapping.path(item, destination)
         except DataError as err:

@@ -23,6 +23,7 @@ from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 from mobilefaceswap.inference.swap import Swapping, write_image
 from mobilefaceswap.models.swapper import Swapper, save_swapper
+from mobilefaceswap.progress import Progress
 from mobilefaceswap.provenance.record import Provenance
 
 PIPELINE_TARGETS = {  # frames per second of the whole pipeline, as ``mfs swap`` runs it
@@ -171,8 +172,11 @@ def run_video_bench(
     memory_seconds: tuple[float, float],
     checkpoint: str | None = None,
     runtime: str = "onnx",
+    progress: Progress | None = None,
 ) -> dict:
-    """The video entries of ``mfs bench``'s report: ``pipeline`` (per clip), ``memory``, ``smoothing``, ``targets``."""
+    """The video entries of ``mfs bench``'s report: ``pipeline`` (per clip), ``memory``, ``smoothing``,
+    ``targets``; five steps of ``progress``, each clip's time estimated at the pace of the one before."""
+    progress = progress or Progress(5, quiet=True)
     photos = bundled_photos()
     source = photos["insightface/Tom_Hanks_54745.png"]
     clips = {
@@ -184,6 +188,8 @@ def run_video_bench(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, (size, image) in clips.items():
+            pace = next(reversed(fps.values()), None)
+            progress.step(f"mfs swap's video path on {name.removesuffix('_fps')}", clip_frames / pace if pace else None)
             clip = make_sample_clip(folder / f"{name}.mp4", image, size, clip_frames)
             pipeline[name] = time_pipeline(swapper, clip, folder / f"{name}.out.mp4", source, runtime)
             fps[name] = pipeline[name]["fps"]
@@ -191,7 +197,11 @@ def run_video_bench(
             checkpoint = str(folder / "swapper.pt")
             save_swapper(checkpoint, swapper.student, swapper.identity, swapper.crop_size, swapper.template, identity_arch={})
         write_image(folder / "source.png", source)
+        frames = sum(memory_seconds) * 25  # the clips' frame rate
+        progress.step(f"peak memory of mfs swap on 720p clips of {memory_seconds[0]:g} s and {memory_seconds[1]:g} s",
+                      frames / fps["pipeline_720p_1face_fps"])
         memory = swap_memory(Path(checkpoint), folder / "source.png", memory_seconds, folder)
+    progress.step("smoothing: jitter on a still face and lag on a moving one")
     smoothing = smoothing_quality(swapper, {
         "none": (0.0, 0.0),
         # the exponential average this replaced (weight 0.5 on the past at 25 fps) is a One
