@@ -110,7 +110,8 @@ def wandb_records(run_folder: Path) -> dict:
             name = record.WhichOneof("record_type")
             if name == "run":
                 stored["run"] = {"name": record.run.display_name, "group": record.run.run_group, "job_type": record.run.job_type}
-            if name not in stored:
+                continue
+            if name not in ("summary", "config", "history"):
                 continue
             for item in record.history.item if name == "history" else getattr(record, name).update:
                 key, value = item.key or "/".join(item.nested_key), json.loads(item.value_json)

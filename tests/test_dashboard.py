@@ -20,7 +20,7 @@ def panels_by_section(workspace) -> dict[str, list]:
 
 def plotted(panel) -> list[str]:
     names = getattr(panel, "y", None) or getattr(panel, "metrics", None) or []
-    return [metric.name for metric in names]
+    return [getattr(metric, "name", metric) for metric in names]  # names as given, or Metric objects once loaded
 
 
 def test_workspace_shows_table2_losses_curves_metrics_and_grids_of_one_sweep():
