@@ -190,3 +190,18 @@ def test_bad_camera_or_output_is_one_line_before_any_work(inputs, tmp_path, monk
     args = ["live", "--camera", camera, "--source", str(inputs["astronaut"]), "--checkpoint", str(tmp_path / "absent.pt"), *extra]
     assert expected in mfs_in_process(*args)  # the checkpoint does not exist: nothing was loaded
     assert list(tmp_path.iterdir()) == [] and all(p.read_bytes() == data for p, data in before.items())
+
+
+@pytest.mark.slow
+def test_bench_live_measures_live_beside_the_offline_pipeline(inputs, tmp_path, capsys):
+    main(["bench", "--live", "--frames", "15", "--checkpoint", str(inputs["swapper"]), "--json", "--output",
+          str(tmp_path / "bench.json")])
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads((tmp_path / "bench.json").read_text())
+    assert set(report["fps"]) == {"pipeline_720p_1face_fps", "live_720p_1face_fps", "live_720p_latency_p50_ms",
+                                  "live_720p_latency_p95_ms"}
+    live = report["live"]
+    assert live["offline_fps"] > 0 and live["live_fps"] > 0 and live["runtime"] == "onnx"
+    assert live["frames_captured"] == 15 and live["frames_shown"] + live["frames_dropped"] == 15
+    assert 0 < live["latency_ms"]["p50"] <= live["latency_ms"]["p95"] == report["fps"]["live_720p_latency_p95_ms"]
+    assert {"detect", "swap", "watermark", "encode"} <= set(live["stage_ms"])
