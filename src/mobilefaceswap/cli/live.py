@@ -30,6 +30,9 @@ def live(args: argparse.Namespace) -> None:
         session = open_session(args)
         summary = run_live(session, camera, output, window, args.virtual_camera, encoding, progress=not args.quiet,
                            duration=args.duration, runtime=args.runtime)
+    except KeyboardInterrupt:  # before the stream, or a second Ctrl-C: stop at once (no file is left)
+        print("mfs live: interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
     finally:
         camera.stop()
     if args.json:
