@@ -6,6 +6,7 @@ import pytest
 
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.data.vggface2 import Landmarks, prepare_config
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.models.swapper import load_swapper
 
@@ -45,3 +46,15 @@ def test_video_frames_lying_on_their_side_are_swapped_in_every_frame(photo, tiny
         assert count == 1 and pipeline.tracker.tracks[0].turn == 1
         changed = np.abs(out.astype(int) - frame.astype(int)).max(axis=2) > 20
         assert changed.sum() > 40 * 40  # the face was replaced
+
+
+def test_training_photos_lying_on_their_side_are_kept_with_dlib_turned(photo):
+    sideways = np.ascontiguousarray(np.rot90(photo))
+    upright_only = Landmarks(prepare_config(224, "arcface", landmarks="dlib"))
+    turned = Landmarks(prepare_config(224, "arcface", landmarks="dlib_turned"))
+    assert upright_only(sideways, None) is None  # dropped as "no landmarks" by mfs prepare-data
+    points = turned(sideways, None)
+    assert np.allclose(points, DlibFaceDetector().search(sideways)[0][0].landmarks5) and points[0, 1] > points[1, 1]
+    assert np.array_equal(turned(photo, None), upright_only(photo, None))  # an upright face: the same as dlib
+    with pytest.raises(ValueError, match="use csv, dlib, dlib_turned or insightface"):
+        prepare_config(224, "arcface", landmarks="hog")

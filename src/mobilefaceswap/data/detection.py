@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Quarter turns counter-clockwise a picture without an upright face is searched again with:
+# 90 degrees either way (a phone held sideways), then 180 (upside down).
+TURNS = (1, 3, 2)
+
 
 def dlib_model_file(name: str) -> str:
     """A model file shipped in face_recognition_models, found from its installed files: importing
@@ -87,6 +91,14 @@ class DlibFaceDetector:
             points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], np.float32)
             faces.append(DetectedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score), points))
         return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+    def search(self, image: np.ndarray, scale: float = 1.0) -> tuple[list[DetectedFace], int]:
+        """The faces of ``image`` upright or, where none is upright, at the first of ``TURNS`` that
+        shows some (in ``image``'s coordinates); and that turn (0: upright)."""
+        for turn in (0, *TURNS):
+            if faces := self(image, scale=scale, turn=turn):
+                return faces, turn
+        return [], 0
 
     def in_window(
         self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0, scale: float = 1.0, turn: int = 0

@@ -35,10 +35,6 @@ FLOW_FACE_SIZE = 64.0  # optical flow needs no more detail than this to follow f
 # A face the detector misses (turned away, blurred) is followed by optical flow for up to this
 # many detections in a row before it is given up.
 MAX_MISSES = 4
-# A frame without an upright face is searched again turned (quarter turns counter-clockwise:
-# 90 degrees either way, then 180), as phone footage held sideways or upside down needs; in
-# videos only on re-detection frames (every --redetect-every), so faceless footage stays cheap.
-TURNS = (1, 3, 2)
 
 
 class FaceTracker:
@@ -103,14 +99,12 @@ class FaceTracker:
         self.tracks = tracks
 
     def _search(self, image: np.ndarray, scale: float, video: bool) -> tuple[list[DetectedFace], int]:
-        """The faces of the whole image upright, or where there is none, turned (``TURNS``); and the turn."""
-        faces = self.detector(image, scale=scale)
-        if faces or (video and self.frame_index % self.redetect_every):
-            return faces, 0
-        for turn in TURNS:
-            if faces := self.detector(image, scale=scale, turn=turn):
-                return faces, turn
-        return [], 0
+        """The faces of the whole image upright, or where there is none, turned (phone footage held
+        sideways or upside down); and the turn. In videos the turned search is made on re-detection
+        frames only (every ``redetect_every``), so that footage without faces stays cheap."""
+        if video and self.frame_index % self.redetect_every:
+            return self.detector(image, scale=scale), 0
+        return self.detector.search(image, scale)
 
     def _redetect(self, frame: np.ndarray, gray: np.ndarray) -> None:
         """Detect each tracked face again in a window around it (downscaled to a fixed face size)."""
