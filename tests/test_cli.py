@@ -14,6 +14,7 @@ from mobilefaceswap.inference.device import DEVICES
 WRITING_COMMANDS = {
     "convert-paddle": ["--swap", "s.pdparams", "--arcface", "a.pdparams"],
     "swap": ["--source", "s.png", "--target", "t.png", "--checkpoint", "c.pt"],
+    "live": ["--source", "s.png", "--checkpoint", "c.pt"],
     "export": ["--checkpoint", "c.pt", "--source", "s.png"],
     "demo": ["--checkpoint", "c.pt"],
     "bench": [],
@@ -56,12 +57,12 @@ def test_every_writing_command_takes_output_and_out(command, flag):
 
 def test_every_device_option_is_auto_cpu_or_cuda():
     devices = {name: a for name, p in commands().items() for a in p._actions if "--device" in a.option_strings}
-    assert {"swap", "export", "demo", "bench", "eval-swaps", "eval-ffpp", "prepare-data", "cache-teacher",
+    assert {"swap", "live", "export", "demo", "bench", "eval-swaps", "eval-ffpp", "prepare-data", "cache-teacher",
             "build-quality-set"} <= set(devices)
     assert all(tuple(a.choices) == DEVICES for a in devices.values())
 
 
 def test_every_command_with_work_to_show_takes_quiet():
     quiet = {name for name, p in commands().items() if any("--quiet" in a.option_strings for a in p._actions)}
-    assert quiet == {"swap", "export", "bench", "bench-watermark", "eval-swaps", "eval-ffpp", "prepare-data",
+    assert quiet == {"swap", "live", "export", "bench", "bench-watermark", "eval-swaps", "eval-ffpp", "prepare-data",
                      "cache-teacher", "build-quality-set"}

@@ -8,9 +8,9 @@ import argparse
 import sys
 
 from mobilefaceswap import __version__
-from mobilefaceswap.cli import conversion, dashboards, datasets, marking, measuring, scoring, swapping
+from mobilefaceswap.cli import conversion, dashboards, datasets, live, marking, measuring, scoring, swapping
 
-FAMILIES = (measuring, conversion, swapping, marking, scoring, dashboards, datasets)
+FAMILIES = (measuring, conversion, swapping, live, marking, scoring, dashboards, datasets)
 
 
 def build_arg_parser() -> argparse.ArgumentParser:

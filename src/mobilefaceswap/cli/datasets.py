@@ -86,7 +86,8 @@ def add_commands(commands) -> None:
     add_output(prepare, "cache folder (data.cache of data=vggface2)")
     prepare.add_argument("--landmark-csv", help="VGGFace2's bb_landmark/loose_landmark_train.csv (five points per image)")
     prepare.add_argument(
-        "--landmarks", choices=("csv", "dlib", "insightface"), help="where landmarks come from (default: csv if given, else dlib)"
+        "--landmarks", help="where landmarks come from: csv, dlib, dlib_turned (a photo without an upright face "
+        "searched again turned) or insightface (default: csv if given, else dlib)"
     )
     prepare.add_argument("--insightface-root", help="folder with models/buffalo_l/*.onnx for --landmarks insightface")
     prepare.add_argument("--min-eye-distance", type=float, default=70.0, help="keep images whose eyes are further apart (px)")

@@ -27,13 +27,15 @@ def bench(args: argparse.Namespace) -> None:
 
     from mobilefaceswap.files import refuse_overwrite, write_text_atomic
     from mobilefaceswap.inference.bench import run_bench
+    from mobilefaceswap.inference.live_bench import run_live_bench
     from mobilefaceswap.models.swapper import load_swapper
 
     if args.output:
         refuse_overwrite(Path(args.output), {"--checkpoint": args.checkpoint})
     with report_only_on_stdout():
         swapper = load_swapper(args.checkpoint) if args.checkpoint else None
-        report = run_bench(
+        live = args.live and run_live_bench(swapper, args.frames, args.pipeline_runtime, args.threads)
+        report = live or run_bench(
             threads=args.threads,
             seconds=args.seconds,
             clip_frames=args.frames,
@@ -73,5 +75,7 @@ def add_commands(commands) -> None:
     speed.add_argument(
         "--pipeline-runtime", choices=RUNTIMES, default="onnx", help="what runs the baked network in the video pipeline"
     )
+    speed.add_argument("--live", action="store_true", help="instead: mfs live on a 720p clip played as a 30 fps "
+                       "camera (fps, latency p50/p95, frames dropped) beside the offline pipeline on the same clip")
     add_quiet(speed, "no progress, and no report (write it with --output)")
     speed.set_defaults(run=bench)

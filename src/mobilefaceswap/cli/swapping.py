@@ -22,7 +22,6 @@ EXPORTED_NAMES = [runtime.name for runtime in EXPORTED]
 def swap(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from mobilefaceswap.inference.session import open_swap_session
     from mobilefaceswap.inference.swap import Swapping, plan_swaps, swap_targets
     from mobilefaceswap.inference.video import VideoEncoding
 
@@ -31,24 +30,30 @@ def swap(args: argparse.Namespace) -> None:
     inputs = {"--source": Path(args.source), "--only": args.only and Path(args.only), "--checkpoint": Path(args.checkpoint)}
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     with report_only_on_stdout():
-        session = open_swap_session(
-            args.checkpoint,
-            source=args.source,
-            aligned=args.aligned,
-            only=args.only,
-            runtime=args.runtime,
-            device=args.device,
-            watermark=not args.no_watermark,
-            c2pa=c2pa_signer(args),
-            redetect_every=args.redetect_every,
-            smoothing=args.smoothing,
-            smoothing_beta=args.smoothing_beta,
-        )
+        session = open_session(args, aligned=args.aligned, c2pa=c2pa_signer(args))
         progress = not args.quiet
         swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=progress, encoding=encoding)
         summary = swap_targets(swapping, plan, folder=target.is_dir())
     print(json.dumps(summary.as_dict(), indent=2))
     exit_if_partial(summary.skipped)
+
+
+def open_session(args: argparse.Namespace, **extra):
+    """The swap session of the options ``add_session_options`` adds (``extra``: more of ``open_swap_session``'s)."""
+    from mobilefaceswap.inference.session import open_swap_session
+
+    return open_swap_session(
+        args.checkpoint,
+        source=args.source,
+        only=args.only,
+        runtime=args.runtime,
+        device=args.device,
+        watermark=not args.no_watermark,
+        redetect_every=args.redetect_every,
+        smoothing=args.smoothing,
+        smoothing_beta=args.smoothing_beta,
+        **extra,
+    )
 
 
 def c2pa_signer(args: argparse.Namespace):
@@ -101,38 +106,45 @@ def add_swap(commands) -> None:
     swap_.add_argument("--target", required=True, help="image, video, or folder of them")
     add_output(swap_, "output file (or folder for a folder target)")
     swap_.add_argument("--checkpoint", required=True, help="swapper file: mfs convert-paddle output or a run's swapper.pt")
-    swap_.add_argument("--only", help="swap only faces of the person in this image")
     swap_.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
-    swap_.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
-    swap_.add_argument(
-        "--smoothing", type=non_negative, default=SMOOTHING_MIN_CUTOFF, metavar="HZ",
-        help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face "
-        "(0 = none; default %(default)s)",
-    )
-    swap_.add_argument(
-        "--smoothing-beta", type=non_negative, default=SMOOTHING_BETA,
-        help="video: how fast the cutoff rises with the face's speed (in eye distances per second); "
-        "higher lags less (default %(default)s)",
-    )
-    swap_.add_argument("--codec", default="h264", help="video: h264 or hevc (default %(default)s)")
-    swap_.add_argument(
-        "--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (default %(default)s)"
-    )
-    swap_.add_argument(
-        "--preset", default="ultrafast", help="video: ultrafast .. veryslow, slower: smaller (default %(default)s)"
-    )
-    swap_.add_argument(
-        "--runtime", choices=RUNTIMES, default="torch", help="run the baked network with (int8: calibrated on the bundled faces)"
-    )
-    add_device(swap_, "auto: the GPU when there is one (fp16), else the CPU")
+    add_session_options(swap_, runtime="torch")
     add_quiet(swap_, "no progress bar")
-    swap_.add_argument(
-        "--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)"
-    )
     swap_.add_argument("--c2pa-cert", help="PEM certificate chain (signer first): sign each output with a C2PA manifest")
     swap_.add_argument("--c2pa-key", help="PEM private key of that certificate")
     swap_.add_argument("--c2pa-alg", default="es256", help="signing algorithm of the key (es256, es384, ps256, ed25519, ...)")
     swap_.set_defaults(run=swap)
+
+
+def add_session_options(command: argparse.ArgumentParser, runtime: str) -> None:
+    """The options of the swap session that ``mfs swap`` and ``mfs live`` share: which faces,
+    video tracking and smoothing, encoding, runtime (default ``runtime``), device, watermark."""
+    command.add_argument("--only", help="swap only faces of the person in this image")
+    command.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
+    command.add_argument(
+        "--smoothing", type=non_negative, default=SMOOTHING_MIN_CUTOFF, metavar="HZ",
+        help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face "
+        "(0 = none; default %(default)s)",
+    )
+    command.add_argument(
+        "--smoothing-beta", type=non_negative, default=SMOOTHING_BETA,
+        help="video: how fast the cutoff rises with the face's speed (in eye distances per second); "
+        "higher lags less (default %(default)s)",
+    )
+    command.add_argument("--codec", default="h264", help="video: h264 or hevc (default %(default)s)")
+    command.add_argument(
+        "--crf", type=int, default=18, help="video: constant rate factor, 0 (lossless) to 51 (default %(default)s)"
+    )
+    command.add_argument(
+        "--preset", default="ultrafast", help="video: ultrafast .. veryslow, slower: smaller (default %(default)s)"
+    )
+    command.add_argument(
+        "--runtime", choices=RUNTIMES, default=runtime,
+        help="run the baked network with (int8: calibrated on the bundled faces; default %(default)s)"
+    )
+    add_device(command, "auto: the GPU when there is one (fp16), else the CPU")
+    command.add_argument(
+        "--no-watermark", action="store_true", help="leave out the invisible watermark (metadata is still written)"
+    )
 
 
 def add_export(commands) -> None:

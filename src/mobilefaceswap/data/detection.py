@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Quarter turns counter-clockwise a picture without an upright face is searched again with:
+# 90 degrees either way (a phone held sideways), then 180 (upside down).
+TURNS = (1, 3, 2)
+
 
 def dlib_model_file(name: str) -> str:
     """A model file shipped in face_recognition_models, found from its installed files: importing
@@ -59,13 +63,19 @@ class DlibFaceDetector:
 
         return dlib.get_frontal_face_detector(), dlib.shape_predictor(dlib_model_file("shape_predictor_68_face_landmarks.dat"))
 
-    def __call__(self, image: np.ndarray, upsample: int | None = None, scale: float = 1.0) -> list[DetectedFace]:
+    def __call__(self, image: np.ndarray, upsample: int | None = None, scale: float = 1.0, turn: int = 0) -> list[DetectedFace]:
         """image: (H, W, 3) uint8 RGB or (H, W) grey -> faces, largest first. ``upsample`` finds
         smaller faces, slower.
 
         ``scale`` < 1 searches a downscaled copy (HOG's cost falls with its area) and places the
-        landmarks on the full image, so they keep its precision.
+        landmarks on the full image, so they keep its precision. ``turn``: search the image turned
+        by that many quarter turns counter-clockwise (faces lying on their side, or upside down:
+        HOG finds faces within about 45 degrees of upright); the faces are given in ``image``'s
+        coordinates, their landmarks still naming each eye as the face's own.
         """
+        if turn % 4:
+            turned = self(np.ascontiguousarray(np.rot90(image, turn % 4)), upsample, scale)
+            return [_turned_back(face, turn % 4, image.shape) for face in turned]
         import cv2
         import dlib
 
@@ -82,14 +92,37 @@ class DlibFaceDetector:
             faces.append(DetectedFace((rect.left(), rect.top(), rect.right(), rect.bottom()), float(score), points))
         return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
+    def search(self, image: np.ndarray, scale: float = 1.0) -> tuple[list[DetectedFace], int]:
+        """The faces of ``image`` upright or, where none is upright, at the first of ``TURNS`` that
+        shows some (in ``image``'s coordinates); and that turn (0: upright)."""
+        for turn in (0, *TURNS):
+            if faces := self(image, scale=scale, turn=turn):
+                return faces, turn
+        return [], 0
+
     def in_window(
-        self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0, scale: float = 1.0
+        self, image: np.ndarray, box: tuple[int, int, int, int], upsample: int = 0, scale: float = 1.0, turn: int = 0
     ) -> list[DetectedFace]:
         """Faces inside ``box`` (left, top, right, bottom) of ``image``, in image coordinates."""
         left, top, right, bottom = box
-        faces = self(image[top:bottom, left:right], upsample, scale)
+        faces = self(image[top:bottom, left:right], upsample, scale, turn)
         shift = np.array([left, top], np.float32)
         return [
             DetectedFace((f.box[0] + left, f.box[1] + top, f.box[2] + left, f.box[3] + top), f.score, f.landmarks68 + shift)
             for f in faces
         ]
+
+
+def _turned_back(face: DetectedFace, turn: int, shape: tuple[int, ...]) -> DetectedFace:
+    """A face found in an image turned by ``turn`` quarter turns counter-clockwise (``np.rot90``),
+    placed on the unturned image of ``shape``."""
+    height, width = shape[:2]
+
+    def back(points: np.ndarray) -> np.ndarray:
+        x, y = points[:, 0], points[:, 1]
+        unturned = {1: (width - 1 - y, x), 2: (width - 1 - x, height - 1 - y), 3: (y, height - 1 - x)}[turn]
+        return np.stack(unturned, axis=1).astype(np.float32)
+
+    corners = back(np.array([face.box[:2], face.box[2:]], np.float32))
+    (left, top), (right, bottom) = corners.min(0), corners.max(0)
+    return DetectedFace((int(left), int(top), int(right), int(bottom)), face.score, back(face.landmarks68))

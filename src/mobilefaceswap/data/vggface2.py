@@ -36,19 +36,22 @@ from mobilefaceswap.files import IMAGE_SUFFIXES, write_atomic, write_json_atomic
 INDEX_COLUMNS = ["shard", "row", "identity", "path", "eye_distance"] + [f"{a}{i}" for i in range(5) for a in "xy"]
 
 
+LANDMARK_SOURCES = ("csv", "dlib", "dlib_turned", "insightface")
+
+
 @dataclass(frozen=True)
 class PrepareConfig:
     size: int = 224
     template: str = "arcface"
     min_eye_distance: float = 70.0
     shard_size: int = 1000  # input images per shard
-    landmarks: str = "dlib"  # csv | dlib | insightface
+    landmarks: str = "dlib"  # csv | dlib | dlib_turned | insightface
     insightface_root: str | None = None  # folder holding models/<pack>/*.onnx
 
     def __post_init__(self):
         face_template(self.size, self.template)  # refuses an unknown template
-        if self.landmarks not in ("csv", "dlib", "insightface"):
-            raise ValueError(f"landmarks={self.landmarks!r}: use csv, dlib or insightface")
+        if self.landmarks not in LANDMARK_SOURCES:
+            raise ValueError(f"landmarks={self.landmarks!r}: use {', '.join(LANDMARK_SOURCES[:-1])} or {LANDMARK_SOURCES[-1]}")
 
 
 def prepare_config(
@@ -82,11 +85,12 @@ def read_landmark_csv(path: Path) -> dict[str, np.ndarray]:
 
 
 class Landmarks:
-    """Five points of the largest face: the CSV's, dlib's or insightface's (RetinaFace / SCRFD)."""
+    """Five points of the largest face: the CSV's, dlib's (``dlib_turned``: a photo without an
+    upright face searched again turned, 90 degrees either way and 180) or insightface's (RetinaFace / SCRFD)."""
 
     def __init__(self, config: PrepareConfig):
         self.config = config
-        if config.landmarks == "dlib":
+        if config.landmarks.startswith("dlib"):
             from mobilefaceswap.data.detection import DlibFaceDetector
 
             self.detector = DlibFaceDetector()
@@ -96,8 +100,8 @@ class Landmarks:
     def __call__(self, image: np.ndarray, given: np.ndarray | None) -> np.ndarray | None:
         if self.config.landmarks == "csv":
             return given
-        if self.config.landmarks == "dlib":
-            faces = self.detector(image)
+        if self.config.landmarks.startswith("dlib"):
+            faces = self.detector.search(image)[0] if self.config.landmarks == "dlib_turned" else self.detector(image)
             return faces[0].landmarks5 if faces else None
         faces = self.detector.get(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         if not faces:

@@ -1,7 +1,8 @@
 """Following the faces of a video: each tracked face is re-detected every few frames in a
 window around it, the whole frame is searched for new faces now and then (both on downscaled
 copies), landmarks follow optical flow in between and are smoothed over time with a One Euro
-filter. An image is one detection, without smoothing."""
+filter; a frame without an upright face is searched again turned. An image is one detection
+(turned where nothing is upright), without smoothing."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ class Track:
     keep: bool  # swap this face (False: it does not match --only)
     smoother: LandmarkFilter
     misses: int = 0  # detections in a row that did not find this face (it was followed by flow)
+    turn: int = 0  # quarter turns counter-clockwise the face is searched with (a face lying on its side)
 
 
 # Video search sizes: the whole frame is searched with its long side at DETECT_SIDE pixels
@@ -83,26 +85,35 @@ class FaceTracker:
         cheaper); tracked faces it misses are followed."""
         scale = min(1.0, DETECT_SIDE / max(frame.shape[:2])) if video else 1.0
         tracks, matched = [], set()
-        for face in self.detector(frame if gray is None else gray, scale=scale):
+        faces, turn = self._search(frame if gray is None else gray, scale, video)
+        for face in faces:
             previous = self._nearest_track(face.landmarks5)
             if previous is not None:  # the same face: keep its decision and its smoothing
                 matched.add(id(previous))
-                tracks.append(Track(face.landmarks5, previous.landmarks, previous.keep, previous.smoother))
+                tracks.append(Track(face.landmarks5, previous.landmarks, previous.keep, previous.smoother, turn=turn))
             else:
                 smoother = LandmarkFilter(face.landmarks5, self.fps, self.smoothing, self.smoothing_beta)
-                tracks.append(Track(face.landmarks5, face.landmarks5, self.keep(frame, face), smoother))
+                tracks.append(Track(face.landmarks5, face.landmarks5, self.keep(frame, face), smoother, turn=turn))
         if video:
             tracks += [t for t in (self._missed(t, gray) for t in self.tracks if id(t) not in matched) if t is not None]
         self.tracks = tracks
+
+    def _search(self, image: np.ndarray, scale: float, video: bool) -> tuple[list[DetectedFace], int]:
+        """The faces of the whole image upright, or where there is none, turned (phone footage held
+        sideways or upside down); and the turn. In videos the turned search is made on re-detection
+        frames only (every ``redetect_every``), so that footage without faces stays cheap."""
+        if video and self.frame_index % self.redetect_every:
+            return self.detector(image, scale=scale), 0
+        return self.detector.search(image, scale)
 
     def _redetect(self, frame: np.ndarray, gray: np.ndarray) -> None:
         """Detect each tracked face again in a window around it (downscaled to a fixed face size)."""
         tracks = []
         for track in self.tracks:
             scale = min(1.0, WINDOW_FACE_SIZE / self._face_size(track.measured))
-            found = self.detector.in_window(gray, self._window(track, frame.shape), scale=scale)[:1]
+            found = self.detector.in_window(gray, self._window(track, frame.shape), scale=scale, turn=track.turn)[:1]
             if found:
-                tracks.append(Track(found[0].landmarks5, track.landmarks, track.keep, track.smoother))
+                tracks.append(Track(found[0].landmarks5, track.landmarks, track.keep, track.smoother, turn=track.turn))
             elif (missed := self._missed(track, gray)) is not None:
                 tracks.append(missed)
         self.tracks = tracks
@@ -135,7 +146,7 @@ class FaceTracker:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=(21, 21), maxLevel=3)
         if status is None or not status.all():
             return None
-        return Track(moved.reshape(-1, 2) / scale + corner, track.landmarks, track.keep, track.smoother, track.misses)
+        return Track(moved.reshape(-1, 2) / scale + corner, track.landmarks, track.keep, track.smoother, track.misses, track.turn)
 
     def update(self, frame: np.ndarray, video: bool = True, seconds: float | None = None) -> list[Track]:
         """Detect or follow the faces of ``frame`` (RGB) and smooth their landmarks; ``seconds``
