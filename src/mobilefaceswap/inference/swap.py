@@ -4,10 +4,10 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.data.media import can_write_image, image_bytes, read_image
 from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, transcode
@@ -33,23 +33,16 @@ class SwapSummary:
         return asdict(self)
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """RGB uint8, or DataError with one line."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None = None) -> None:
     """Written atomically; with a ``record``, watermarked and carrying its provenance metadata."""
 
     def write(tmp: str) -> None:
         marked = image if record is None else record.mark(image)
-        if record is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
-            Path(tmp).write_bytes(encode_image(marked, Path(path).suffix, record.as_dict()))
-        elif not cv2.imwrite(tmp, cv2.cvtColor(marked, cv2.COLOR_RGB2BGR)):
-            raise DataError(f"cannot write image {path}")
+        suffix = Path(path).suffix
+        if record is not None and suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
+            Path(tmp).write_bytes(encode_image(marked, suffix, record.as_dict()))
+        else:
+            Path(tmp).write_bytes(image_bytes(marked, suffix))
 
     write_atomic(path, write)
 
@@ -130,7 +123,7 @@ def check_output_format(target: Path, destination: Path) -> None:
         if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
             endings = ", ".join(sorted(OUTPUT_VIDEO_SUFFIXES))
             raise DataError(f"--output {destination}: a video target needs a video file name ending in {endings}")
-    elif not cv2.haveImageWriter(str(destination)):
+    elif not can_write_image(destination):
         raise DataError(f"--output {destination}: not an image file type that can be written; end it in .png or .jpg")
 
 
