@@ -19,7 +19,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from mobilefaceswap.callbacks.run_id import stored_run_id
-from mobilefaceswap.config import ConfigTypeError, check_value_types
+from mobilefaceswap.config import ConfigTypeError, check_value_types, unknown_addition
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_json_atomic
 from mobilefaceswap.models.pretrained import WeightsError
@@ -278,8 +278,10 @@ CHECKED_GROUPS = {"hydra/launcher": "launcher", "trainer": "trainer"}
 
 
 def check_options(argv: list[str]) -> None:
-    """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``) is one line, before
-    Hydra lists its search path."""
+    """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``), or a ``+group=`` that
+    is no group, is one line, before Hydra lists its search path."""
+    if problem := unknown_addition(argv):
+        sys.exit(f"error: {problem}")
     wanted = [
         (group, name)
         for arg in argv
