@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
+from mobilefaceswap.callbacks.last_step import saved_last_step
 from mobilefaceswap.callbacks.run_id import stored_run_id
 from mobilefaceswap.config import ConfigTypeError, check_value_types, unknown_addition
 from mobilefaceswap.data.errors import DataError
@@ -189,8 +190,9 @@ def train(cfg: DictConfig) -> L.Trainer:
         path = run_dir / "checkpoints" / "last.ckpt"
         trainer.save_checkpoint(path, weights_only=False)
         raise NonFiniteLossError(f"{err}: {path}") from None
-    # A final checkpoint whatever the save interval, so a finished run always resumes exactly.
-    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    # A final checkpoint whatever the save interval, unless one was saved in the loop at the last step.
+    if not saved_last_step(trainer):
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     if trainer.is_global_zero:
         export_swapper(cfg, module, run_dir / "swapper.pt")
         if cfg.evaluate:

@@ -1,6 +1,7 @@
 """Lightning callbacks."""
 
 from mobilefaceswap.callbacks.image_grid import ImageGridLogger
+from mobilefaceswap.callbacks.last_step import LastStepCheckpoint
 from mobilefaceswap.callbacks.learning_curve import LearningCurveLogger, ValidationCurveLogger
 from mobilefaceswap.callbacks.random_state import RandomStateCheckpoint
 from mobilefaceswap.callbacks.run_id import WandbRunId
@@ -8,6 +9,7 @@ from mobilefaceswap.callbacks.swap_metrics import SwapMetricsLogger
 
 __all__ = [
     "ImageGridLogger",
+    "LastStepCheckpoint",
     "LearningCurveLogger",
     "RandomStateCheckpoint",
     "SwapMetricsLogger",

@@ -46,7 +46,7 @@ def eval_ffpp(args: argparse.Namespace) -> None:
 def table2(args: argparse.Namespace) -> None:
     from mobilefaceswap.table2 import aggregate
 
-    text, md, table = aggregate(args.results, args.output)
+    text, md, table = aggregate(args.results, args.output, force=args.force)
     print(text)
     print(f"written: {md} and {table}")
 
@@ -99,6 +99,7 @@ def add_commands(commands) -> None:
     table = commands.add_parser("table2", help="aggregate a Table 2 sweep into table2.md and table2.csv")
     table.add_argument("--results", required=True, help="the sweep folder, e.g. experiments/results/table2/smoke")
     add_output(table, "where table2.md and table2.csv go (default %(default)s)", required=False, default="experiments/results")
+    table.add_argument("--force", action="store_true", help="replace a table with more scored rows than this sweep gives")
     table.set_defaults(run=table2)
 
     curves = commands.add_parser("learning-curves", help="the learning curve over seeds: table, criteria and plot")
