@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
-from mobilefaceswap.callbacks.last_step import saved_last_step
+from mobilefaceswap.callbacks.last_checkpoint import saved_last_step
 from mobilefaceswap.callbacks.run_id import stored_run_id
 from mobilefaceswap.config import ConfigTypeError, check_value_types, unknown_addition
 from mobilefaceswap.data.errors import DataError

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial
+from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial, positive_int
 
 
 def evaluator_weights(args: argparse.Namespace) -> dict:
@@ -87,12 +87,12 @@ def add_commands(commands) -> None:
     who = ffpp.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", help="swapper file to evaluate (mfs convert-paddle output or a run's swapper.pt)")
     who.add_argument("--method", help="score FF++'s own manipulated videos of this method instead, e.g. FaceShifter")
-    ffpp.add_argument("--frames", type=int, default=10, help="evenly spaced frames per target video")
+    ffpp.add_argument("--frames", type=positive_int, default=10, help="evenly spaced frames per target video")
     ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
     ffpp.add_argument(
         "--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)"
     )
-    ffpp.add_argument("--limit", type=int, help="first N pairs only")
+    ffpp.add_argument("--limit", type=positive_int, help="first N pairs only")
     add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=eval_ffpp)
 

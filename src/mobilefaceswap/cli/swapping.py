@@ -3,7 +3,15 @@
 import argparse
 import json
 
-from mobilefaceswap.cli.arguments import add_device, add_name_list, add_output, add_quiet, exit_if_partial, non_negative
+from mobilefaceswap.cli.arguments import (
+    add_device,
+    add_name_list,
+    add_output,
+    add_quiet,
+    exit_if_partial,
+    non_negative,
+    positive_int,
+)
 from mobilefaceswap.inference.formats import EXPORTED, RUNTIMES
 from mobilefaceswap.inference.smoothing import SMOOTHING_BETA, SMOOTHING_MIN_CUTOFF
 
@@ -84,7 +92,7 @@ def add_swap(commands) -> None:
     swap_.add_argument("--checkpoint", required=True, help="swapper file: mfs convert-paddle output or a run's swapper.pt")
     swap_.add_argument("--only", help="swap only faces of the person in this image")
     swap_.add_argument("--aligned", action="store_true", help="source and targets are aligned crops: write the raw output")
-    swap_.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
+    swap_.add_argument("--redetect-every", type=positive_int, default=5, help="video: detect every N frames, track in between")
     swap_.add_argument(
         "--smoothing", type=non_negative, default=SMOOTHING_MIN_CUTOFF, metavar="HZ",
         help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face "
@@ -135,7 +143,7 @@ def add_demo(commands) -> None:
     demo_.add_argument("--checkpoint", required=True, help="swapper file")
     demo_.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     demo_.add_argument("--port", type=int, default=7860)
-    demo_.add_argument("--max-upload-mb", type=int, default=200, help="larger uploads are refused on the page")
+    demo_.add_argument("--max-upload-mb", type=positive_int, default=200, help="larger uploads are refused on the page")
     demo_.add_argument(
         "--output", "--out", "--out-dir", dest="output", help="keep results here (default: a temporary folder removed on exit)"
     )

@@ -1,8 +1,9 @@
-"""``last.ckpt`` written inside the training loop at the run's last step, so that a finished run
-continued with a larger ``trainer.max_steps`` goes on exactly as the longer run would have."""
+"""``last.ckpt``: written inside the training loop at the run's last step, so that a finished run
+continued with a larger ``trainer.max_steps`` goes on exactly as the longer run would have, and
+also on an exception (Ctrl-C), without being removed when the run ends."""
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 
 
 class LastStepCheckpoint(ModelCheckpoint):
@@ -24,3 +25,11 @@ def saved_last_step(trainer: L.Trainer) -> bool:
     """Whether a ``LastStepCheckpoint`` saved ``last`` at the trainer's current (final) step."""
     savers = [c for c in trainer.checkpoint_callbacks if isinstance(c, LastStepCheckpoint) and c.save_last]
     return any(c.saved_this_step(trainer) for c in savers)
+
+
+class ExceptionCheckpoint(OnExceptionCheckpoint):
+    """``OnExceptionCheckpoint`` writing ``last.ckpt`` that leaves the file in place when the run
+    ends: Lightning's removes its file at teardown, which took the last step's checkpoint with it."""
+
+    def teardown(self, trainer: L.Trainer, *args, **kwargs) -> None:
+        pass
