@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -76,20 +77,56 @@ def cut(path: Path, to: Path, fraction: float = 0.5) -> Path:
 
 
 @pytest.mark.slow
-def test_truncated_image_is_one_line_alone_and_skipped_in_a_folder(photos, tiny_swapper, tmp_path):
+def test_truncated_image_is_one_line(photos, tiny_swapper, tmp_path):
     truncated = cut(photos["group"], tmp_path / "cut.jpg")
     line = one_error_line(mfs_swap(photos["astronaut"], truncated, tmp_path / "o.jpg", tiny_swapper))
     assert f"cannot read image {truncated}: not an image, or damaged or truncated" in line
     assert not (tmp_path / "o.jpg").exists()
+
+
+@pytest.mark.slow
+def test_a_folder_lists_every_entry_it_does_not_swap(photos, tiny_swapper, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     cut(photos["group"], folder / "cut.jpg")
     (folder / "group.jpg").write_bytes(photos["group"].read_bytes())
+    Image.open(photos["group"]).save(folder / "still.gif")
+    (folder / "inner").mkdir()
+    (folder / ".hidden.jpg").write_bytes(b"editor's backup")  # hidden entries are no targets
     batch = mfs_swap(photos["astronaut"], folder, tmp_path / "out", tiny_swapper)
     assert batch.returncode == 3, batch.stderr
     summary = json.loads(batch.stdout)
-    assert summary["images"] == 1 and len(summary["skipped"]) == 1 and "cut.jpg" in summary["skipped"][0]
+    assert summary["images"] == 1
+    assert summary["skipped"] == [
+        f"{folder / 'cut.jpg'}: cannot read image {folder / 'cut.jpg'}: not an image, or damaged or truncated",
+        f"{folder / 'inner'}: a folder: the folders inside a target folder are not searched",
+        f"{folder / 'still.gif'}: not swapped in a folder (reads .avi, .bmp, .jpeg, .jpg, .m4v, .mkv, .mov, .mp4, .png, "
+        ".webm, .webp); give it alone as --target",
+    ]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["group.jpg"]
+
+
+@pytest.mark.slow
+def test_a_piped_target_is_read(photos, tiny_swapper, tmp_path):
+    read_end, write_end = os.pipe()
+    feeder = threading.Thread(target=lambda: (os.write(write_end, photos["group"].read_bytes()), os.close(write_end)))
+    feeder.start()
+    args = [MFS, "swap", "--source", str(photos["astronaut"]), "--target", f"/dev/fd/{read_end}", "--output",
+            str(tmp_path / "o.jpg"), "--checkpoint", str(tiny_swapper), "--quiet"]
+    result = subprocess.run(args, capture_output=True, text=True, pass_fds=(read_end,))
+    os.close(read_end)
+    feeder.join()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["faces_swapped"] == 6
+
+
+def test_aligned_refuses_an_image_that_is_not_a_square_crop(photos, tiny_swapper, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["swap", "--source", str(photos["astronaut"]), "--target", str(photos["group"]), "--output",
+              str(tmp_path / "o.png"), "--checkpoint", str(tiny_swapper), "--aligned", "--quiet"])
+    width, height = Image.open(photos["group"]).size
+    assert exit_.value.code == f"mfs swap: error: --aligned takes square aligned face crops; this image is {width}x{height}"
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_animated_image_is_refused_in_one_line(photos, tiny_swapper, tmp_path):

@@ -43,7 +43,12 @@ def swap(args: argparse.Namespace) -> None:
         smoothing_beta=args.smoothing_beta,
     )
     swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=not args.quiet, encoding=encoding)
-    summary = swap_targets(swapping, plan, folder=target.is_dir())
+    try:
+        summary = swap_targets(swapping, plan, folder=target.is_dir())
+    except BaseException:  # a signal, a full disk: what was written before it stopped
+        if swapping.summary.images or swapping.summary.videos:
+            print(json.dumps(swapping.summary.as_dict(), indent=2))
+        raise
     print(json.dumps(summary.as_dict(), indent=2))
     exit_if_partial(summary.skipped)
 

@@ -79,6 +79,9 @@ class FaceSwapPipeline:
 
     def as_crop(self, aligned: np.ndarray) -> np.ndarray:
         """An already aligned face at any size -> the crop size the student expects."""
+        height, width = aligned.shape[:2]
+        if height != width:  # resizing would squash it: it is not the aligned crop --aligned takes
+            raise DataError(f"--aligned takes square aligned face crops; this image is {width}x{height}")
         size = self.swapper.crop_size
         return aligned if aligned.shape[:2] == (size, size) else cv2.resize(aligned, (size, size), interpolation=cv2.INTER_AREA)
 

@@ -1,5 +1,6 @@
 """``mfs swap``: swap one source identity into images, videos or folders of them."""
 
+import errno
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -8,13 +9,14 @@ import numpy as np
 
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.data.media import can_write_image, image_bytes, read_image
-from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
+from mobilefaceswap.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, transcode
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
 
 log = logging.getLogger(__name__)
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # a full disk or quota, too large a file, read-only
 
 
 @dataclass
@@ -127,18 +129,20 @@ def check_output_format(target: Path, destination: Path) -> None:
         raise DataError(f"--output {destination}: not an image file type that can be written; end it in .png or .jpg")
 
 
-def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> list[tuple[Path, Path]]:
+def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> list[tuple[Path, Path | None]]:
     """Every (target, output) file of a run, checked before any work: the output's type and
-    folder, and that no output is an input (``inputs``: what -> path, e.g. the source photo)."""
+    folder, and that no output is an input (``inputs``: what -> path, e.g. the source photo).
+    A folder's other entries come last, with no output: they are listed as skipped."""
     folder = target.is_dir()
     if folder:
-        targets = sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES or is_video(p))
+        entries = sorted(p for p in target.iterdir() if not p.name.startswith("."))  # hidden files are no targets
+        targets = [p for p in entries if not p.is_dir() and (p.suffix.lower() in IMAGE_SUFFIXES or is_video(p))]
         if not targets:
             raise DataError(f"no image or video in {target}")
         if output.exists() and not output.is_dir():
             raise DataError(f"--output {output} is a file; a folder --target needs an output folder")
         check_writable_folder(output)
-    elif target.is_file():
+    elif target.exists():  # a file, or a pipe such as <(cat photo.jpg), read as an image
         targets = [target]
         if output.is_dir():
             raise DataError(f"--output {output} is a folder; give a file name such as {output / target.name}")
@@ -155,12 +159,23 @@ def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> li
             raise DataError(f"{destinations[destination]} and {item} would both be written to {destination}; rename one")
         destinations[destination] = item
         plan.append((item, destination))
-    return plan
+    unswapped = [(entry, None) for entry in entries if entry not in targets] if folder else []
+    return plan + unswapped
 
 
-def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path]], folder: bool) -> SwapSummary:
+def unswapped_reason(entry: Path) -> str:
+    if entry.is_dir():
+        return "a folder: the folders inside a target folder are not searched"
+    readable = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    return f"not swapped in a folder (reads {readable}); give it alone as --target"
+
+
+def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path | None]], folder: bool) -> SwapSummary:
     """Swap each planned target (see ``plan_swaps``); in a folder, unreadable ones are skipped and listed."""
-    for item, destination in plan:
+    for done, (item, destination) in enumerate(plan):
+        if destination is None:
+            swapping.summary.skipped.append(f"{item}: {unswapped_reason(item)}")
+            continue
         try:
             swapping.path(item, destination)
         except DataError as err:
@@ -168,4 +183,10 @@ def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path]], folder: bool
                 raise
             swapping.summary.skipped.append(f"{item}: {err}")
             log.warning("skipped %s: %s", item, err)
+        except OSError as err:
+            if err.errno not in WRITE_ERRORS:
+                raise
+            raise DataError(  # the run stops, naming the file; the outputs written before are whole
+                f"cannot write {destination}: {err.strerror}; stopped after {done} of {len(plan)} targets"
+            ) from None
     return swapping.summary
