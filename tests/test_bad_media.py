@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from mobilefaceswap.cli import main
-from mobilefaceswap.data.embedded import bundled_photos
 from mobilefaceswap.data.media import read_image
-from mobilefaceswap.inference.swap import write_image
+
+from helpers import write_bundled_photos
 
 MFS = str(Path(sys.executable).parent / "mfs")
 NOT_UTF8 = b"caf\xe9 \xff\xfe"  # Latin-1 and stray bytes: valid in a Linux file name, not in UTF-8
@@ -24,11 +24,7 @@ NOT_UTF8 = b"caf\xe9 \xff\xfe"  # Latin-1 and stray bytes: valid in a Linux file
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("photos")
-    bundled = bundled_photos()
-    write_image(folder / "astronaut.png", bundled["skimage/astronaut"])
-    write_image(folder / "group.jpg", bundled["insightface/t1.jpg"])
-    return {p.stem: p for p in folder.iterdir()}
+    return write_bundled_photos(tmp_path_factory.mktemp("photos"))
 
 
 def mfs_swap(source: bytes | Path, target: bytes | Path, output: bytes | Path, checkpoint: Path) -> subprocess.CompletedProcess:

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import skimage.data
 
-from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.data.sample_clip import make_sample_clip
-from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.data.media import read_image
+from mobilefaceswap.inference.swap import write_image
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.record import DIGITAL_SOURCE_TYPE
 from mobilefaceswap.provenance.verify import exit_code, verify_paths
+
+from helpers import write_bundled_photos
 
 MFS = str(Path(sys.executable).parent / "mfs")
 
@@ -29,12 +30,7 @@ def mfs(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("inputs")
-    photos = bundled_photos()
-    write_image(folder / "astronaut.png", photos["skimage/astronaut"])
-    write_image(folder / "group.jpg", photos["insightface/t1.jpg"])
-    make_sample_clip(folder / "clip.mp4", photos["skimage/astronaut"], (640, 360), frames=10)
-    return {p.stem: p for p in folder.iterdir()}
+    return write_bundled_photos(tmp_path_factory.mktemp("inputs"), clip_frames=10)
 
 
 def swap(inputs, swapper, target, output, *extra) -> dict:

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.data.sample_clip import make_sample_clip
-from mobilefaceswap.inference.swap import write_image
+from helpers import write_bundled_photos
 
 pytestmark = pytest.mark.slow
 MFS = str(Path(sys.executable).parent / "mfs")
@@ -22,12 +20,7 @@ MFS = str(Path(sys.executable).parent / "mfs")
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("inputs")
-    photos = bundled_photos()
-    write_image(folder / "astronaut.png", photos["skimage/astronaut"])
-    write_image(folder / "group.jpg", photos["insightface/t1.jpg"])
-    make_sample_clip(folder / "clip.mp4", photos["skimage/astronaut"], (640, 360), frames=400)
-    return {p.stem: p for p in folder.iterdir()}
+    return write_bundled_photos(tmp_path_factory.mktemp("inputs"), clip_frames=400)
 
 
 def swap_command(inputs: dict[str, Path], target: Path, output: Path, checkpoint: Path) -> list[str]:
