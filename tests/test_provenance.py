@@ -103,6 +103,16 @@ def test_verify_exit_codes_unmarked_and_unreadable(inputs, tmp_path):
     assert result.returncode == 1 and "NOT marked" in result.stdout
 
 
+def test_verify_searches_subfolders_and_leaves_out_other_files(inputs, tmp_path):
+    (tmp_path / "sub" / ".thumbnails").mkdir(parents=True)
+    (tmp_path / "sub" / "group.jpg").write_bytes(inputs["group"].read_bytes())
+    (tmp_path / "sub" / ".thumbnails" / "broken.jpg").write_bytes(b"hidden")
+    (tmp_path / "readme.txt").write_text("notes")
+    reports = verify_paths(tmp_path)
+    assert [r["path"] for r in reports] == [str(tmp_path / "sub" / "group.jpg")]
+    assert exit_code(reports) == 1  # unmarked, not unreadable
+
+
 def test_watermark_reads_back_through_jpeg_and_resize_and_not_where_absent():
     photo = skimage.data.coffee()
     marked = watermark.embed(photo, 0xC0FFEE42)

@@ -64,9 +64,11 @@ def list_images(root: Path) -> list[str]:
     """``identity/image.jpg`` for every image one folder below ``root``, sorted."""
     if not root.is_dir():
         raise DataError(f"VGGFace2 folder not found: {root}")
-    names = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    found = [p for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    names = sorted(p.relative_to(root).as_posix() for p in found if p.is_file())  # not a dangling or looping link
     if not names:
-        raise DataError(f"no <identity>/<image>.jpg under {root}")
+        links = f" ({len(found)} links to nothing, or looping)" if found else ""
+        raise DataError(f"no <identity>/<image>.jpg under {root}{links}")
     return names
 
 
