@@ -3,6 +3,7 @@ swappers whose weights hold NaN (docs/reliability.md)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -156,3 +157,13 @@ def test_swapper_with_nonfinite_weights_is_refused_naming_the_tensor(photos, tin
         "the file is damaged"
     )
     assert not (tmp_path / "o.jpg").exists()
+
+
+def test_a_source_with_several_faces_says_which_is_used(photos, tiny_swapper, tmp_path, capsys):
+    main(["swap", "--source", str(photos["group"]), "--target", str(photos["astronaut"]), "--output",
+          str(tmp_path / "o.png"), "--checkpoint", str(tiny_swapper), "--quiet"])
+    [warning] = [w for w in json.loads(capsys.readouterr().out)["warnings"] if "faces" in w]
+    assert re.fullmatch(
+        r"the source image shows 6 faces: the largest is used \(\d+ px wide, at x=\d+, y=\d+\); crop the photo to use another",
+        warning,
+    )

@@ -91,7 +91,9 @@ def demo(args: argparse.Namespace) -> None:
 
 def add_swap(commands) -> None:
     swap_ = commands.add_parser("swap", help="swap a source identity into images, videos or folders")
-    swap_.add_argument("--source", required=True, help="image of the source face (its largest face is used)")
+    swap_.add_argument(
+        "--source", required=True, help="image of the source face (its largest face is used; the summary says if there are more)"
+    )
     swap_.add_argument("--target", required=True, help="image, video, or folder of them")
     add_output(swap_, "output file (or folder for a folder target)")
     swap_.add_argument("--checkpoint", required=True, help="swapper file: mfs convert-paddle output or a run's swapper.pt")

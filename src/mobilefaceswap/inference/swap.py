@@ -66,6 +66,7 @@ class Swapping:
         self.aligned = aligned
         self.progress = progress
         self.summary = SwapSummary()
+        self.summary.warnings.extend(pipeline.warnings)
         if not provenance.watermark:
             self.summary.warnings.append("--no-watermark: outputs carry no invisible watermark, only provenance metadata")
 
