@@ -120,3 +120,18 @@ def wandb_records(run_folder: Path) -> dict:
                 else:
                     stored[name][key] = value
     return stored
+
+
+def write_bundled_photos(folder: Path, clip_frames: int = 0) -> dict[str, Path]:
+    """astronaut.png (one face) and group.jpg (six) from the bundled photos, and with
+    ``clip_frames`` clip.mp4 (640x360, the astronaut): stem -> path."""
+    from mobilefaceswap.data.embedded import bundled_photos
+    from mobilefaceswap.data.sample_clip import make_sample_clip
+    from mobilefaceswap.inference.swap import write_image
+
+    photos = bundled_photos()
+    write_image(folder / "astronaut.png", photos["skimage/astronaut"])
+    write_image(folder / "group.jpg", photos["insightface/t1.jpg"])
+    if clip_frames:
+        make_sample_clip(folder / "clip.mp4", photos["skimage/astronaut"], (640, 360), frames=clip_frames)
+    return {p.stem: p for p in folder.iterdir()}

@@ -66,3 +66,34 @@ def test_every_command_with_work_to_show_takes_quiet():
     quiet = {name for name, p in commands().items() if any("--quiet" in a.option_strings for a in p._actions)}
     assert quiet == {"swap", "live", "export", "bench", "bench-watermark", "eval-swaps", "eval-ffpp", "prepare-data",
                      "cache-teacher", "build-quality-set"}
+
+
+def test_every_count_and_duration_option_has_a_range():
+    """A bare int or float type lets 0 or a negative through to fail late (or be clamped)."""
+    bare = {
+        f"{name} {a.option_strings[0]}"
+        for name, p in commands().items()
+        for a in p._actions
+        if a.type in (int, float) and not a.choices
+    }
+    assert bare == {"swap --crf", "live --crf", "demo --port"}  # --crf: checked with the encoding, before any work
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["bench", "--frames", "0"], "argument --frames: 0: use 1 or more"),
+        (
+            ["swap", *WRITING_COMMANDS["swap"], "--out", "o", "--redetect-every", "0"],
+            "argument --redetect-every: 0: use 1 or more",
+        ),
+        (["bench", "--seconds", "-1"], "argument --seconds: -1: use a number above 0"),
+        (["prepare-data", "--root", "r", "--output", "o", "--workers", "two"], "argument --workers: 'two' is not a whole number"),
+    ],
+)
+def test_counts_out_of_range_are_refused_at_parse_time(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert errors == [f"mfs {args[0]}: error: {message}"]

@@ -15,7 +15,8 @@ import pytest
 
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.data.media import read_image
+from mobilefaceswap.inference.swap import write_image
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; .ci/run installs it
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

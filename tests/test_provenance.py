@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import skimage.data
 
-from mobilefaceswap.data.embedded import bundled_photos
-from mobilefaceswap.data.sample_clip import make_sample_clip
-from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.data.media import read_image
+from mobilefaceswap.inference.swap import write_image
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.record import DIGITAL_SOURCE_TYPE
 from mobilefaceswap.provenance.verify import exit_code, verify_paths
+
+from helpers import write_bundled_photos
 
 MFS = str(Path(sys.executable).parent / "mfs")
 
@@ -29,12 +30,7 @@ def mfs(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("inputs")
-    photos = bundled_photos()
-    write_image(folder / "astronaut.png", photos["skimage/astronaut"])
-    write_image(folder / "group.jpg", photos["insightface/t1.jpg"])
-    make_sample_clip(folder / "clip.mp4", photos["skimage/astronaut"], (640, 360), frames=10)
-    return {p.stem: p for p in folder.iterdir()}
+    return write_bundled_photos(tmp_path_factory.mktemp("inputs"), clip_frames=10)
 
 
 def swap(inputs, swapper, target, output, *extra) -> dict:
@@ -105,6 +101,16 @@ def test_verify_exit_codes_unmarked_and_unreadable(inputs, tmp_path):
     assert exit_code(verify_paths(tmp_path / "empty_folder_is_missing")) == 2
     result = mfs("verify", str(inputs["group"]))
     assert result.returncode == 1 and "NOT marked" in result.stdout
+
+
+def test_verify_searches_subfolders_and_leaves_out_other_files(inputs, tmp_path):
+    (tmp_path / "sub" / ".thumbnails").mkdir(parents=True)
+    (tmp_path / "sub" / "group.jpg").write_bytes(inputs["group"].read_bytes())
+    (tmp_path / "sub" / ".thumbnails" / "broken.jpg").write_bytes(b"hidden")
+    (tmp_path / "readme.txt").write_text("notes")
+    reports = verify_paths(tmp_path)
+    assert [r["path"] for r in reports] == [str(tmp_path / "sub" / "group.jpg")]
+    assert exit_code(reports) == 1  # unmarked, not unreadable
 
 
 def test_watermark_reads_back_through_jpeg_and_resize_and_not_where_absent():

@@ -16,13 +16,14 @@ from mobilefaceswap.cli import main
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.data.media import read_image
 from mobilefaceswap.inference.calibration import MIN_PSNR_DB, calibration_faces, psnr
 from mobilefaceswap.inference.device import resolve_device
 from mobilefaceswap.inference.export import export_baked
 from mobilefaceswap.inference.formats import EXPORTED
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.runtimes import load_runner
-from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.inference.swap import write_image
 from mobilefaceswap.models import MobileFaceSwap
 from mobilefaceswap.models.swapper import load_swapper
 

@@ -16,12 +16,13 @@ from mobilefaceswap.cli import main
 from mobilefaceswap.data.alignment import align_face
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.embedded import bundled_photos
+from mobilefaceswap.data.media import read_image
 from mobilefaceswap.data.sample_clip import make_sample_clip
 from mobilefaceswap.files import VIDEO_SUFFIXES
 from mobilefaceswap.inference.paste import paste_back
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.runtimes import OnnxBaked
-from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.inference.swap import write_image
 from mobilefaceswap.inference.video import transcode
 from mobilefaceswap.models.swapper import load_swapper
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mobilefaceswap.cli import main
 from mobilefaceswap.table2 import collect, markdown, write_tables
 
 MFS = Path(sys.executable).parent
@@ -103,6 +104,23 @@ def test_sweep_goes_on_after_a_failure_and_skips_finished_members(tmp_path, face
 def test_table2_command_needs_results(tmp_path):
     result = subprocess.run([str(MFS / "mfs"), "table2", "--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert result.returncode != 0 and "no sweep results" in result.stderr
+
+
+def test_an_emptier_sweep_does_not_replace_a_scored_table_without_force(tmp_path):
+    _write_eval(tmp_path / "sweep/full/seed_42", 90.0)
+    out, empty = tmp_path / "results", tmp_path / "empty"
+    empty.mkdir()
+    main(["table2", "--results", str(tmp_path / "sweep"), "--output", str(out)])
+    before = {name: (out / name).read_bytes() for name in ("table2.md", "table2.csv")}
+    with pytest.raises(SystemExit) as exit_:
+        main(["table2", "--results", str(empty), "--output", str(out)])
+    assert exit_.value.code == (
+        f"mfs table2: error: {out / 'table2.csv'} has 2 scored rows and {empty} gives 0: "
+        "it is left as it is (--force replaces it; another --output keeps both)"
+    )
+    assert {name: (out / name).read_bytes() for name in before} == before
+    main(["table2", "--results", str(empty), "--output", str(out), "--force"])
+    assert "not run" in (out / "table2.md").read_text() and (out / "table2.csv").read_bytes() != before["table2.csv"]
 
 
 def test_without_q_the_quality_row_is_the_full_run(tmp_path, compose_train):

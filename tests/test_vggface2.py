@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch.utils.data import DistributedSampler
 
+from mobilefaceswap.cli import main
 from mobilefaceswap.data import VGGFace2DataModule
 from mobilefaceswap.data.alignment import face_template
 from mobilefaceswap.data.detection import DlibFaceDetector
@@ -124,6 +125,17 @@ def test_landmark_csv_inside_the_output_folder_is_refused(vggface2, tmp_path):
     with pytest.raises(DataError, match="--landmark-csv .* is inside --output"):
         prepare_vggface2(vggface2, tmp_path / "out" / ".", PrepareConfig(landmarks="csv"), landmark_csv=landmarks, progress=False)
     assert landmarks.read_text() == "NAME_ID,P1X\n"
+
+
+def test_a_tree_of_dangling_or_looping_links_is_one_line_and_no_cache(tmp_path):
+    root = tmp_path / "vggface2"
+    (root / "n000001").mkdir(parents=True)
+    (root / "n000001" / "0001_01.jpg").symlink_to(tmp_path / "gone.jpg")
+    (root / "n000001" / "0002_01.jpg").symlink_to(root / "n000001" / "0002_01.jpg")  # a loop
+    with pytest.raises(SystemExit) as exit_:
+        main(["prepare-data", "--root", str(root), "--output", str(tmp_path / "cache"), "--quiet"])
+    assert exit_.value.code == f"mfs prepare-data: error: no <identity>/<image>.jpg under {root} (2 links to nothing, or looping)"
+    assert not (tmp_path / "cache").exists()
 
 
 def datamodule(cache: Path, **kwargs) -> VGGFace2DataModule:

@@ -1,17 +1,29 @@
 """The Hydra configs (conf/) composed outside ``mfs-train``, for the ``mfs`` tools that need a
 teacher, a face parser or the data exactly as a training run would build them."""
 
+import difflib
 import inspect
 from dataclasses import is_dataclass
-from typing import get_type_hints
+from typing import Annotated, get_type_hints
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
-from pydantic import ConfigDict, PydanticSchemaGenerationError, PydanticUserError, TypeAdapter, ValidationError
+from pydantic import (
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    PydanticSchemaGenerationError,
+    PydanticUserError,
+    TypeAdapter,
+    ValidationError,
+)
 
+from mobilefaceswap.learning.distillation_gap import MIN_HELD_OUT_FACES
 from mobilefaceswap.shipped import CONFIG_DIR
 
 
@@ -55,8 +67,70 @@ HYDRA_KEYS = {"_target_", "_recursive_", "_partial_", "_convert_", "_args_"}
 def check_value_types(cfg: DictConfig) -> None:
     """One line naming the key when a ``_target_`` node holds a value that does not fit what its
     consumer declares (constructor annotations; a dataclass as a whole, with its own checks), or a
-    key its consumer does not take. Run before any work, so that nothing is built in vain."""
+    key its consumer does not take; then the ranges of ``RANGES``. Run before any work, so that
+    nothing is built in vain."""
     _check_targets(cfg, "")
+    check_ranges(cfg)
+
+
+_RATE = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# The numeric settings whose type allows values that fail later, after the networks are built
+# (ours: the consumers do not say). A key absent from a config is not checked.
+RANGES = {
+    "data.batch_size": PositiveInt,
+    "data.num_workers": NonNegativeInt,
+    "data.train_pairs": PositiveInt,
+    "data.val_pairs": PositiveInt,
+    "data.val_identities": NonNegativeInt,
+    "model.optim.lr_generator": _RATE,
+    "model.optim.lr_discriminator": _RATE,
+    "model.optimizer.betas": tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]],
+    "model.optim.max_nonfinite_steps": PositiveInt,
+    "trainer.max_steps": Annotated[int, Field(ge=-1)],  # -1: no limit (Lightning's)
+    "callbacks.learning_curve.max_faces": Annotated[int, Field(ge=MIN_HELD_OUT_FACES)],
+}
+
+
+def check_ranges(cfg: DictConfig) -> None:
+    """One line naming the key when a value is outside the range of ``RANGES``, before any work."""
+    for key, annotation in RANGES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None:
+            _check(key, annotation, OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
+    if OmegaConf.select(cfg, "trainer.max_steps", default=None) == 0:
+        raise ConfigTypeError("trainer.max_steps=0: trains nothing; use 1 or more (or -1: no limit)")
+    held_out = OmegaConf.select(cfg, "data.val_identities", default=0)
+    if 0 < held_out < MIN_HELD_OUT_FACES and OmegaConf.select(cfg, "callbacks.learning_curve") is not None:
+        raise ConfigTypeError(
+            f"data.val_identities={held_out}: the learning curve (callbacks.learning_curve) needs at least "
+            f"{MIN_HELD_OUT_FACES} held-out identities; use data.val_identities={MIN_HELD_OUT_FACES} or more, "
+            "or leave the curve out with ~callbacks.learning_curve"
+        )
+
+
+def unknown_addition(overrides: list[str]) -> str | None:
+    """The problem with the first ``+name=value`` (or ``++``) whose ``name`` is neither a config group
+    nor dotted: Hydra takes it as a new top-level value that nothing reads (``+abaltion=adain``
+    would train the default ablation), so it is refused as an unknown key is."""
+    added = [arg.lstrip("+").split("=", 1)[0].split("@")[0] for arg in overrides if arg.startswith("+") and "=" in arg]
+    added = [name for name in added if "." not in name]
+    if not added:
+        return None
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        groups = _groups(loader, "")
+    for name in added:
+        if name not in groups:
+            close = difflib.get_close_matches(name, groups, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"groups: {', '.join(sorted(groups))}"
+            return f"+{name}: not a config group ({hint}); a value of an existing group is set without +, as ablation=adain"
+    return None
+
+
+def _groups(loader, parent: str) -> list[str]:
+    names = loader.list_groups(parent)
+    found = [f"{parent}/{n}" if parent else n for n in names]
+    return [*found, *(g for f in found for g in _groups(loader, f))]
 
 
 def _consumer(node: DictConfig):

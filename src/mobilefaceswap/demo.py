@@ -7,9 +7,10 @@ import tempfile
 from pathlib import Path
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.data.media import read_image
 from mobilefaceswap.files import IMAGE_SUFFIXES, is_video
 from mobilefaceswap.inference.session import open_swap_session
-from mobilefaceswap.inference.swap import Swapping, output_for, read_image
+from mobilefaceswap.inference.swap import Swapping, output_for
 from mobilefaceswap.provenance.verify import verify_file
 
 # No telemetry, no update check: the demo runs offline.

@@ -185,10 +185,25 @@ def write_tables(records: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
     return md, table
 
 
-def aggregate(results_dir: str | Path, out_dir: str | Path) -> tuple[str, Path, Path]:
-    """``mfs table2``: the sweep's table as markdown, written with its CSV into ``out_dir``."""
+def scored_rows(table: Path) -> int:
+    """Rows of a written table2.csv with at least one seed scored (0 when there is none)."""
+    if not table.is_file():
+        return 0
+    with open(table, newline="") as file:
+        return sum(1 for record in csv.DictReader(file) if int(record.get("seeds") or 0) > 0)
+
+
+def aggregate(results_dir: str | Path, out_dir: str | Path, force: bool = False) -> tuple[str, Path, Path]:
+    """``mfs table2``: the sweep's table as markdown, written with its CSV into ``out_dir``; a table
+    with more scored rows is not replaced by this one without ``force``."""
     if not Path(results_dir).is_dir():
         raise ValueError(f"no sweep results in {results_dir} (run make reproduce-table2)")
     records = collect(results_dir)
+    existing, scored = scored_rows(Path(out_dir) / "table2.csv"), sum(1 for r in records if r["seeds"] > 0)
+    if scored < existing and not force:
+        raise ValueError(
+            f"{Path(out_dir) / 'table2.csv'} has {existing} scored rows and {results_dir} gives {scored}: "
+            "it is left as it is (--force replaces it; another --output keeps both)"
+        )
     md, table = write_tables(records, out_dir)
     return markdown(records), md, table

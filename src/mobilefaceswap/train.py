@@ -16,8 +16,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mobilefaceswap.callbacks.last_checkpoint import saved_last_step
 from mobilefaceswap.callbacks.run_id import stored_run_id
-from mobilefaceswap.config import ConfigTypeError, check_value_types
+from mobilefaceswap.config import ConfigTypeError, check_value_types, unknown_addition
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_json_atomic
 from mobilefaceswap.models.pretrained import WeightsError
@@ -147,8 +148,9 @@ def train(cfg: DictConfig) -> L.Trainer:
         path = run_dir / "checkpoints" / "last.ckpt"
         trainer.save_checkpoint(path, weights_only=False)
         raise NonFiniteLossError(f"{err}: {path}") from None
-    # A final checkpoint whatever the save interval, so a finished run always resumes exactly.
-    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    # A final checkpoint whatever the save interval, unless one was saved in the loop at the last step.
+    if not saved_last_step(trainer):
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     if trainer.is_global_zero:
         export_swapper(cfg, module, run_dir / "swapper.pt")
         if cfg.evaluate:
@@ -238,8 +240,10 @@ CHECKED_GROUPS = {"hydra/launcher": "launcher", "trainer": "trainer"}
 
 
 def check_options(argv: list[str]) -> None:
-    """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``) is one line, before
-    Hydra lists its search path."""
+    """An unknown launcher or trainer (also in a sweep: ``trainer=cpu,ddp``), or a ``+group=`` that
+    is no group, is one line, before Hydra lists its search path."""
+    if problem := unknown_addition(argv):
+        sys.exit(f"error: {problem}")
     wanted = [
         (group, name)
         for arg in argv

@@ -5,6 +5,8 @@ holds the conventions they share (``--output``, ``--device``, ``--quiet``, exit 
 """
 
 import argparse
+import gc
+import signal
 import sys
 
 from mobilefaceswap import __version__
@@ -22,9 +24,28 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C is, so that every ``finally`` removes its temporaries."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_arg_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         args.run(args)
     except (OSError, ValueError, RuntimeError) as err:  # WeightsError and DataError are RuntimeErrors
         sys.exit(f"mfs {args.command}: error: {err}")
+    except KeyboardInterrupt as err:
+        terminated = isinstance(err, Terminated)
+    else:
+        return
+    # Outside the handler: the interrupted frames (video containers, threads' queues) are freed
+    # now, not while the interpreter is torn down, where native destructors can crash.
+    gc.collect()
+    how = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
+    print(f"mfs {args.command}: {how}: stopped; files finished before are kept, nothing half-written is left", file=sys.stderr)
+    sys.exit(143 if terminated else 130)  # the shell's codes for a command ended by SIGTERM / SIGINT

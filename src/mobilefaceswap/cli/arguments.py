@@ -64,6 +64,25 @@ def non_negative(text: str) -> float:
     return value
 
 
+def positive(text: str) -> float:
+    """A duration or a distance: refused at parse time unless above 0 (and finite)."""
+    value = float(text)
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text}: use a number above 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A count: refused at parse time unless 1 or more (0 frames or workers would fail late, or be clamped)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: use 1 or more")
+    return value
+
+
 def name_list(known: list[str]):
     """An argparse type: comma-separated names, each one of ``known``."""
 

@@ -4,7 +4,7 @@ run reads, prepared once. Each composes conf/train.yaml with its overrides, as a
 import argparse
 import json
 
-from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, torch_device
+from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, non_negative, positive_int, torch_device
 
 
 def prepare_data(args: argparse.Namespace) -> None:
@@ -74,7 +74,7 @@ def build_quality_set(args: argparse.Namespace) -> None:
 
 def add_teacher_run_arguments(command: argparse.ArgumentParser, overrides: str) -> None:
     """How the configured teacher runs, and the config (``overrides``: what it chooses); cache-teacher, build-quality-set."""
-    command.add_argument("--batch-size", type=int, default=16)
+    command.add_argument("--batch-size", type=positive_int, default=16)
     add_device(command, "where the teacher runs", default="cpu")
     add_quiet(command, "no progress bar")
     command.add_argument("overrides", nargs="*", help=f"Hydra overrides of conf/train.yaml: {overrides}")
@@ -90,9 +90,11 @@ def add_commands(commands) -> None:
         "searched again turned) or insightface (default: csv if given, else dlib)"
     )
     prepare.add_argument("--insightface-root", help="folder with models/buffalo_l/*.onnx for --landmarks insightface")
-    prepare.add_argument("--min-eye-distance", type=float, default=70.0, help="keep images whose eyes are further apart (px)")
-    prepare.add_argument("--shard-size", type=int, default=1000, help="input images per shard")
-    prepare.add_argument("--workers", type=int, default=1, help="processes")
+    prepare.add_argument(
+        "--min-eye-distance", type=non_negative, default=70.0, help="keep images whose eyes are further apart (px)"
+    )
+    prepare.add_argument("--shard-size", type=positive_int, default=1000, help="input images per shard")
+    prepare.add_argument("--workers", type=positive_int, default=1, help="processes")
     prepare.add_argument(
         "--masks", action="store_true", help="also cache the face-parsing masks M_t (face parser from the config)"
     )
@@ -105,8 +107,8 @@ def add_commands(commands) -> None:
 
     cache = commands.add_parser("cache-teacher", help="the teacher's outputs for the first N training pairs, once (resumable)")
     add_output(cache, "cache folder (data.teacher_cache)")
-    cache.add_argument("--pairs", type=int, required=True, help="how many training pairs")
-    cache.add_argument("--shard-size", type=int, default=1000)
+    cache.add_argument("--pairs", type=positive_int, required=True, help="how many training pairs")
+    cache.add_argument("--shard-size", type=positive_int, default=1000)
     add_teacher_run_arguments(cache, "the teacher, identity and data of the runs")
     cache.set_defaults(run=cache_teacher)
 
@@ -118,9 +120,9 @@ def add_commands(commands) -> None:
         help="a teacher generator file or a folder of them, iteration in each name (repeatable)",
     )
     add_output(quality, "folder for the set (data.root of mfs-train-quality)")
-    quality.add_argument("--pairs", type=int, default=1000, help="fixed training pairs each checkpoint swaps")
+    quality.add_argument("--pairs", type=positive_int, default=1000, help="fixed training pairs each checkpoint swaps")
     quality.add_argument(
-        "--total-iterations", type=int, help="iterations of the whole teacher training (default: the last checkpoint's)"
+        "--total-iterations", type=positive_int, help="iterations of the whole teacher training (default: the last checkpoint's)"
     )
     add_teacher_run_arguments(quality, "the teacher architecture and the data")
     quality.set_defaults(run=build_quality_set)

@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_output, add_quiet, report_only_on_stdout
+from mobilefaceswap.cli.arguments import add_output, add_quiet, positive_int, report_only_on_stdout
 
 
 def verify(args: argparse.Namespace) -> None:
@@ -37,8 +37,8 @@ def add_commands(commands) -> None:
     bench = commands.add_parser(
         "bench-watermark", help="watermark survival under JPEG, resizing, crops, H.264; false positives; PSNR"
     )
-    bench.add_argument("--per-photo", type=int, default=30, help="random crops of each real photo that get marked")
-    bench.add_argument("--clips", type=int, default=8, help="video clips (20 frames each) re-encoded at CRF 28")
+    bench.add_argument("--per-photo", type=positive_int, default=30, help="random crops of each real photo that get marked")
+    bench.add_argument("--clips", type=positive_int, default=8, help="video clips (20 frames each) re-encoded at CRF 28")
     add_output(bench, "also write the JSON report here", required=False)
     add_quiet(bench, "do not print the report (write it with --output)")
     bench.set_defaults(run=bench_watermark)

@@ -3,7 +3,15 @@
 import argparse
 import json
 
-from mobilefaceswap.cli.arguments import add_device, add_name_list, add_output, add_quiet, report_only_on_stdout
+from mobilefaceswap.cli.arguments import (
+    add_device,
+    add_name_list,
+    add_output,
+    add_quiet,
+    positive,
+    positive_int,
+    report_only_on_stdout,
+)
 from mobilefaceswap.inference.formats import BENCH_VARIANTS, RUNTIMES
 
 
@@ -65,10 +73,12 @@ def add_commands(commands) -> None:
     speed.add_argument("--json", action="store_true", help="print the whole JSON report")
     add_output(speed, "also write the JSON report to this file", required=False)
     speed.add_argument("--checkpoint", help="swapper file (default: random weights; speed does not depend on them)")
-    speed.add_argument("--threads", type=int, default=2)
-    speed.add_argument("--seconds", type=float, default=3.0, help="minimum time per measurement")
-    speed.add_argument("--frames", type=int, default=100, help="frames of each pipeline clip (720p one face, three faces, 1080p)")
-    speed.add_argument("--memory-seconds", type=float, nargs=2, default=[10.0, 60.0], metavar=("SHORT", "LONG"),
+    speed.add_argument("--threads", type=positive_int, default=2)
+    speed.add_argument("--seconds", type=positive, default=3.0, help="minimum time per measurement")
+    speed.add_argument(
+        "--frames", type=positive_int, default=100, help="frames of each pipeline clip (720p one face, three faces, 1080p)"
+    )
+    speed.add_argument("--memory-seconds", type=positive, nargs=2, default=[10.0, 60.0], metavar=("SHORT", "LONG"),
                        help="lengths of the two 720p clips whose peak RSS under mfs swap is compared")
     add_name_list(speed, "--variants", BENCH_VARIANTS, "runtime variants of the baked network to measure")
     add_device(speed, "cuda: also the networks on the GPU (PyTorch fp16, ONNX Runtime's CUDA provider)", default="cpu")

@@ -5,7 +5,14 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_device, add_output, add_quiet, exit_if_partial, report_only_on_stdout
+from mobilefaceswap.cli.arguments import (
+    add_device,
+    add_output,
+    add_quiet,
+    exit_if_partial,
+    positive_int,
+    report_only_on_stdout,
+)
 
 
 def evaluator_weights(args: argparse.Namespace) -> dict:
@@ -54,7 +61,7 @@ def table2(args: argparse.Namespace) -> None:
     from mobilefaceswap.table2 import aggregate
     from mobilefaceswap.table2_figures import log_to_wandb, plot_table2
 
-    text, md, table = aggregate(args.results, args.output)
+    text, md, table = aggregate(args.results, args.output, force=args.force)
     figure = plot_table2(args.results, args.output)
     print(text)
     print(f"written: {md}, {table} and {figure}")
@@ -82,7 +89,7 @@ def add_scoring_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--crop-size",
-        type=int,
+        type=positive_int,
         help="FID compares the swapped against the target face crop, aligned at this size (the teacher's: "
         "224 for SimSwap, 256 for FaceShifter; default: the swapper's with eval-ffpp --checkpoint, else 224); "
         "fid_frame compares the whole images",
@@ -108,12 +115,12 @@ def add_commands(commands) -> None:
     who = ffpp.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", help="swapper file to evaluate (mfs convert-paddle output or a run's swapper.pt)")
     who.add_argument("--method", help="score FF++'s own manipulated videos of this method instead, e.g. FaceShifter")
-    ffpp.add_argument("--frames", type=int, default=10, help="evenly spaced frames per target video")
+    ffpp.add_argument("--frames", type=positive_int, default=10, help="evenly spaced frames per target video")
     ffpp.add_argument("--compression", default="c23", help="raw, c23 or c40")
     ffpp.add_argument(
         "--split", choices=("train", "val", "test"), help="pairs of splits/<split>.json (default: all FaceSwap pairs)"
     )
-    ffpp.add_argument("--limit", type=int, help="first N pairs only")
+    ffpp.add_argument("--limit", type=positive_int, help="first N pairs only")
     add_scoring_arguments(ffpp)
     ffpp.set_defaults(run=eval_ffpp)
 
@@ -125,6 +132,7 @@ def add_commands(commands) -> None:
         help="also log the table and its picture to a wandb run in the sweep's group (offline unless WANDB_MODE says otherwise)",
     )  # fmt: skip
     table.add_argument("--wandb-project", default="mobilefaceswap", help="wandb project (default %(default)s)")
+    table.add_argument("--force", action="store_true", help="replace a table with more scored rows than this sweep gives")
     table.set_defaults(run=table2)
 
     curves = commands.add_parser("learning-curves", help="the learning curve over seeds: table, criteria and plot")

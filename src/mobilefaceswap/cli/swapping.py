@@ -11,6 +11,7 @@ from mobilefaceswap.cli.arguments import (
     add_quiet,
     exit_if_partial,
     non_negative,
+    positive_int,
     report_only_on_stdout,
 )
 from mobilefaceswap.inference.formats import EXPORTED, RUNTIMES
@@ -31,9 +32,14 @@ def swap(args: argparse.Namespace) -> None:
     plan = plan_swaps(target, Path(args.output), inputs)  # every output problem before any work
     with report_only_on_stdout():
         session = open_session(args, aligned=args.aligned, c2pa=c2pa_signer(args))
-        progress = not args.quiet
-        swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=progress, encoding=encoding)
-        summary = swap_targets(swapping, plan, folder=target.is_dir())
+    swapping = Swapping(session.pipeline, session.provenance, aligned=args.aligned, progress=not args.quiet, encoding=encoding)
+    try:
+        with report_only_on_stdout():
+            summary = swap_targets(swapping, plan, folder=target.is_dir())
+    except BaseException:  # a signal, a full disk: what was written before it stopped
+        if swapping.summary.images or swapping.summary.videos:
+            print(json.dumps(swapping.summary.as_dict(), indent=2))
+        raise
     print(json.dumps(summary.as_dict(), indent=2))
     exit_if_partial(summary.skipped)
 
@@ -102,7 +108,9 @@ def demo(args: argparse.Namespace) -> None:
 
 def add_swap(commands) -> None:
     swap_ = commands.add_parser("swap", help="swap a source identity into images, videos or folders")
-    swap_.add_argument("--source", required=True, help="image of the source face (its largest face is used)")
+    swap_.add_argument(
+        "--source", required=True, help="image of the source face (its largest face is used; the summary says if there are more)"
+    )
     swap_.add_argument("--target", required=True, help="image, video, or folder of them")
     add_output(swap_, "output file (or folder for a folder target)")
     swap_.add_argument("--checkpoint", required=True, help="swapper file: mfs convert-paddle output or a run's swapper.pt")
@@ -119,7 +127,7 @@ def add_session_options(command: argparse.ArgumentParser, runtime: str) -> None:
     """The options of the swap session that ``mfs swap`` and ``mfs live`` share: which faces,
     video tracking and smoothing, encoding, runtime (default ``runtime``), device, watermark."""
     command.add_argument("--only", help="swap only faces of the person in this image")
-    command.add_argument("--redetect-every", type=int, default=5, help="video: detect every N frames, track in between")
+    command.add_argument("--redetect-every", type=positive_int, default=5, help="video: detect every N frames, track in between")
     command.add_argument(
         "--smoothing", type=non_negative, default=SMOOTHING_MIN_CUTOFF, metavar="HZ",
         help="video: One Euro filter's minimum cutoff for the landmarks; lower is steadier on a still face "
@@ -166,7 +174,7 @@ def add_demo(commands) -> None:
     demo_.add_argument("--checkpoint", required=True, help="swapper file")
     demo_.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     demo_.add_argument("--port", type=int, default=7860)
-    demo_.add_argument("--max-upload-mb", type=int, default=200, help="larger uploads are refused on the page")
+    demo_.add_argument("--max-upload-mb", type=positive_int, default=200, help="larger uploads are refused on the page")
     demo_.add_argument(
         "--output", "--out", "--out-dir", dest="output", help="keep results here (default: a temporary folder removed on exit)"
     )

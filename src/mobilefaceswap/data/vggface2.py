@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from mobilefaceswap.data.alignment import align_face, face_template
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.data.media import read_image
 from mobilefaceswap.files import IMAGE_SUFFIXES, write_atomic, write_json_atomic, write_text_atomic
 
 INDEX_COLUMNS = ["shard", "row", "identity", "path", "eye_distance"] + [f"{a}{i}" for i in range(5) for a in "xy"]
@@ -66,9 +67,11 @@ def list_images(root: Path) -> list[str]:
     """``identity/image.jpg`` for every image one folder below ``root``, sorted."""
     if not root.is_dir():
         raise DataError(f"VGGFace2 folder not found: {root}")
-    names = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    found = [p for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    names = sorted(p.relative_to(root).as_posix() for p in found if p.is_file())  # not a dangling or looping link
     if not names:
-        raise DataError(f"no <identity>/<image>.jpg under {root}")
+        links = f" ({len(found)} links to nothing, or looping)" if found else ""
+        raise DataError(f"no <identity>/<image>.jpg under {root}{links}")
     return names
 
 
@@ -140,11 +143,11 @@ def process_shard(task: tuple[int, list[str], np.ndarray | None]) -> tuple[int, 
     faces, rows, dropped = [], [], []
     for i, name in enumerate(names):
         points = None if given is None or np.isnan(given[i]).any() else given[i]
-        bgr = cv2.imread(str(root / name), cv2.IMREAD_COLOR)
-        if bgr is None:
+        try:
+            image = read_image(root / name)
+        except DataError:
             dropped.append([name, "unreadable"])
             continue
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         points = landmarks(image, points)
         if points is None:
             dropped.append([name, "no landmarks" if config.landmarks == "csv" else "no face"])

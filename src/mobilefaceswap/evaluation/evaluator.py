@@ -18,9 +18,9 @@ from tqdm import tqdm
 from mobilefaceswap.data.alignment import alignment_matrix, warp_to_crop
 from mobilefaceswap.data.detection import DlibFaceDetector
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.data.media import read_image
 from mobilefaceswap.files import refuse_overwrite, write_json_atomic
 from mobilefaceswap.inference.device import resolve_device
-from mobilefaceswap.inference.swap import read_image
 from mobilefaceswap.metrics import ExpressionError, IdentityRetrieval, PoseError, build_fid
 from mobilefaceswap.metrics.fid import inception_weights as find_inception
 from mobilefaceswap.metrics.identity import DlibIdentityEmbedder, NetworkIdentityEmbedder

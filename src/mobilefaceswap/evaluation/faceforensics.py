@@ -23,11 +23,12 @@ import numpy as np
 from tqdm import tqdm
 
 from mobilefaceswap.data.errors import DataError
+from mobilefaceswap.data.media import read_image, write_image_file
 from mobilefaceswap.evaluation.evaluator import SwapEvaluator, read_manifest
 from mobilefaceswap.files import write_atomic, write_json_atomic, write_text_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.session import open_swap_session
-from mobilefaceswap.inference.swap import read_image, write_image
+from mobilefaceswap.inference.swap import write_image
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,6 @@ def extract_frames(
 ) -> tuple[list[EvalFrame], list[str]]:
     """Write the N evenly spaced frames of every video the pairs need to ``out/frames/<id>/<k>_<index>.png``
     (kept between runs) -> one EvalFrame per (pair, k) whose frames exist, and the skipped videos."""
-    import cv2
 
     root, out = Path(root), Path(out)
     pairs = read_pairs(root, compression, split)[:limit]
@@ -151,8 +151,7 @@ def extract_frames(
                 continue
             indices = sorted(frames)
             for k, index in enumerate(indices):
-                bgr = cv2.cvtColor(frames[index], cv2.COLOR_RGB2BGR)
-                write_atomic(folder / frame_name(k, index), lambda tmp, image=bgr: cv2.imwrite(tmp, image))
+                write_image_file(folder / frame_name(k, index), frames[index])
             write_text_atomic(done, json.dumps(indices))
         indices = json.loads(done.read_text())
         written[video_id] = [(index, folder / frame_name(k, index)) for k, index in enumerate(indices)]

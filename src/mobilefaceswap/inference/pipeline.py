@@ -59,6 +59,7 @@ class FaceSwapPipeline:
         self.network: nn.Module | None = None
         self.baked: BakedRunner | None = None
         self.reference: np.ndarray | None = None  # descriptor of the --only face
+        self.warnings: list[str] = []  # about the source and --only faces, for the run's summary
         self.times = StageTimes()
         self.tracker = FaceTracker(
             self.detector, self._keep, self.times, redetect_every, full_detect_every, smoothing, smoothing_beta
@@ -69,6 +70,12 @@ class FaceSwapPipeline:
         faces = self.detector(image)
         if not faces:
             raise NoFaceError(f"no face found in the {what}")
+        if len(faces) > 1:  # said, so that nobody is surprised by whose identity is swapped in
+            left, top, right, _ = faces[0].box
+            warning = (f"the {what} shows {len(faces)} faces: the largest is used ({right - left} px wide, at x={left}, "
+                       f"y={top}); crop the photo to use another")
+            log.warning(warning)
+            self.warnings.append(warning)
         return faces[0]
 
     def set_source(self, image: np.ndarray) -> None:
@@ -79,6 +86,9 @@ class FaceSwapPipeline:
 
     def as_crop(self, aligned: np.ndarray) -> np.ndarray:
         """An already aligned face at any size -> the crop size the student expects."""
+        height, width = aligned.shape[:2]
+        if height != width:  # resizing would squash it: it is not the aligned crop --aligned takes
+            raise DataError(f"--aligned takes square aligned face crops; this image is {width}x{height}")
         size = self.swapper.crop_size
         return aligned if aligned.shape[:2] == (size, size) else cv2.resize(aligned, (size, size), interpolation=cv2.INTER_AREA)
 

@@ -5,8 +5,8 @@ and the provenance its outputs carry."""
 from dataclasses import dataclass
 from pathlib import Path
 
+from mobilefaceswap.data.media import read_image
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.swap import read_image
 from mobilefaceswap.models.swapper import load_swapper
 from mobilefaceswap.provenance.c2pa_manifest import C2paSigner
 from mobilefaceswap.provenance.record import Provenance

@@ -1,14 +1,15 @@
 """``mfs swap``: swap one source identity into images, videos or folders of them."""
 
+import errno
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.files import IMAGE_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
+from mobilefaceswap.data.media import can_write_image, image_bytes, read_image
+from mobilefaceswap.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
 from mobilefaceswap.inference.pipeline import FaceSwapPipeline
 from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, transcode
 from mobilefaceswap.progress import Progress
@@ -16,6 +17,7 @@ from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
 
 log = logging.getLogger(__name__)
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # a full disk or quota, too large a file, read-only
 
 
 @dataclass
@@ -34,23 +36,16 @@ class SwapSummary:
         return asdict(self)
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """RGB uint8, or DataError with one line."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None = None) -> None:
     """Written atomically; with a ``record``, watermarked and carrying its provenance metadata."""
 
     def write(tmp: str) -> None:
         marked = image if record is None else record.mark(image)
-        if record is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
-            Path(tmp).write_bytes(encode_image(marked, Path(path).suffix, record.as_dict()))
-        elif not cv2.imwrite(tmp, cv2.cvtColor(marked, cv2.COLOR_RGB2BGR)):
-            raise DataError(f"cannot write image {path}")
+        suffix = Path(path).suffix
+        if record is not None and suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
+            Path(tmp).write_bytes(encode_image(marked, suffix, record.as_dict()))
+        else:
+            Path(tmp).write_bytes(image_bytes(marked, suffix))
 
     write_atomic(path, write)
 
@@ -72,6 +67,7 @@ class Swapping:
         self.aligned = aligned
         self.progress = progress
         self.summary = SwapSummary()
+        self.summary.warnings.extend(pipeline.warnings)
         if not provenance.watermark:
             self.summary.warnings.append("--no-watermark: outputs carry no invisible watermark, only provenance metadata")
 
@@ -131,22 +127,24 @@ def check_output_format(target: Path, destination: Path) -> None:
         if destination.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
             endings = ", ".join(sorted(OUTPUT_VIDEO_SUFFIXES))
             raise DataError(f"--output {destination}: a video target needs a video file name ending in {endings}")
-    elif not cv2.haveImageWriter(str(destination)):
+    elif not can_write_image(destination):
         raise DataError(f"--output {destination}: not an image file type that can be written; end it in .png or .jpg")
 
 
-def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> list[tuple[Path, Path]]:
+def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> list[tuple[Path, Path | None]]:
     """Every (target, output) file of a run, checked before any work: the output's type and
-    folder, and that no output is an input (``inputs``: what -> path, e.g. the source photo)."""
+    folder, and that no output is an input (``inputs``: what -> path, e.g. the source photo).
+    A folder's other entries come last, with no output: they are listed as skipped."""
     folder = target.is_dir()
     if folder:
-        targets = sorted(p for p in target.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES or is_video(p))
+        entries = sorted(p for p in target.iterdir() if not p.name.startswith("."))  # hidden files are no targets
+        targets = [p for p in entries if not p.is_dir() and (p.suffix.lower() in IMAGE_SUFFIXES or is_video(p))]
         if not targets:
             raise DataError(f"no image or video in {target}")
         if output.exists() and not output.is_dir():
             raise DataError(f"--output {output} is a file; a folder --target needs an output folder")
         check_writable_folder(output)
-    elif target.is_file():
+    elif target.exists():  # a file, or a pipe such as <(cat photo.jpg), read as an image
         targets = [target]
         if output.is_dir():
             raise DataError(f"--output {output} is a folder; give a file name such as {output / target.name}")
@@ -163,15 +161,26 @@ def plan_swaps(target: Path, output: Path, inputs: dict[str, Path | None]) -> li
             raise DataError(f"{destinations[destination]} and {item} would both be written to {destination}; rename one")
         destinations[destination] = item
         plan.append((item, destination))
-    return plan
+    unswapped = [(entry, None) for entry in entries if entry not in targets] if folder else []
+    return plan + unswapped
 
 
-def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path]], folder: bool) -> SwapSummary:
+def unswapped_reason(entry: Path) -> str:
+    if entry.is_dir():
+        return "a folder: the folders inside a target folder are not searched"
+    readable = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    return f"not swapped in a folder (reads {readable}); give it alone as --target"
+
+
+def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path | None]], folder: bool) -> SwapSummary:
     """Swap each planned target (see ``plan_swaps``); in a folder, unreadable ones are skipped and
     listed, and each file is announced on stderr as it starts (``3 of 12: name``) unless quiet."""
     progress = Progress(len(plan), quiet=not (folder and swapping.progress))
-    for item, destination in plan:
+    for done, (item, destination) in enumerate(plan):
         progress.step(item.name)
+        if destination is None:
+            swapping.summary.skipped.append(f"{item}: {unswapped_reason(item)}")
+            continue
         try:
             swapping.path(item, destination)
         except DataError as err:
@@ -179,4 +188,10 @@ def swap_targets(swapping: Swapping, plan: list[tuple[Path, Path]], folder: bool
                 raise
             swapping.summary.skipped.append(f"{item}: {err}")
             log.warning("skipped %s: %s", item, err)
+        except OSError as err:
+            if err.errno not in WRITE_ERRORS:
+                raise
+            raise DataError(  # the run stops, naming the file; the outputs written before are whole
+                f"cannot write {destination}: {err.strerror}; stopped after {done} of {len(plan)} targets"
+            ) from None
     return swapping.summary

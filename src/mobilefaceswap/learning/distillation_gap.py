@@ -5,6 +5,8 @@ import torch
 from mobilefaceswap.models.identity import IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap
 
+MIN_HELD_OUT_FACES = 3  # each target needs two other faces as sources, to correlate what the source changes
+
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.flatten().double(), b.flatten().double()
@@ -45,8 +47,8 @@ def distillation_gap(
     """
     n = len(faces)
     if sources is None:
-        if n < 3:
-            raise ValueError(f"the distillation gap needs at least 3 held-out faces, got {n}")
+        if n < MIN_HELD_OUT_FACES:
+            raise ValueError(f"the distillation gap needs at least {MIN_HELD_OUT_FACES} held-out faces, got {n}")
         source_faces, source_features = faces, features
         pairs = [(s, t) for t in range(n) for s in range(n) if s != t]  # grouped by target, n - 1 sources each
     else:

@@ -115,6 +115,7 @@ def load_state(
     if problem := state_dict_mismatch(module.state_dict(), state):
         built = architecture or type(module).__name__
         raise WeightsError(f"{config_key}: {path} does not match {built}: {problem}; expected {expected}")
+    check_finite(state, f"{config_key}: {path}")
     module.load_state_dict(state, strict=True)
     return module
 
@@ -128,6 +129,16 @@ def state_dict_mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Ten
         return None
     first = (missing + unexpected + wrong_shape)[0]
     return f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong_shape)} wrongly shaped keys (first: {first!r})"
+
+
+def check_finite(state: dict[str, torch.Tensor], what: str) -> None:
+    """WeightsError naming the first tensor that holds a NaN or an infinity: such weights would
+    load and then turn every output into NaN (a damaged file, or a diverged run)."""
+    for key, value in state.items():
+        finite = torch.isfinite(value) if value.is_floating_point() else None
+        if finite is not None and not finite.all():
+            bad, total = value.numel() - int(finite.sum()), value.numel()
+            raise WeightsError(f"{what}: tensor {key!r} holds {bad} NaN or infinite value(s) of {total}; the file is damaged")
 
 
 def freeze(module: nn.Module) -> nn.Module:

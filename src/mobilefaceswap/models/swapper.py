@@ -15,7 +15,7 @@ from torch import nn
 from mobilefaceswap.files import write_atomic
 from mobilefaceswap.models.identity import IdentityEncoder, IRSEResNet
 from mobilefaceswap.models.identity_onnx import onnx_identity_from_bytes
-from mobilefaceswap.models.pretrained import WeightsError, state_dict_mismatch
+from mobilefaceswap.models.pretrained import WeightsError, check_finite, state_dict_mismatch
 from mobilefaceswap.models.student import BakedMobileFaceSwap, MobileFaceSwap
 from mobilefaceswap.models.swapper_format import FORMAT, READABLE_FORMATS
 
@@ -117,6 +117,7 @@ def _build_swapper(bundle: dict, path: Path) -> Swapper:
     described = ", ".join(f"{k}={v}" for k, v in arch.items() if k not in sizes)
     hint = "" if "student_arch" in bundle else " (a format-1 file: it records no architecture, so the default student is assumed)"
     _load_strictly(student, bundle["student"], f"{path}: its student does not fit MobileFaceSwap({described}){hint}")
+    check_finite(student.state_dict(), f"{path}: its student")
     identity = bundle["identity"]
     if "onnx" in identity:
         backbone: nn.Module = onnx_identity_from_bytes(identity["onnx"].numpy().tobytes(), f"{path}: its identity network")
@@ -125,5 +126,6 @@ def _build_swapper(bundle: dict, path: Path) -> Swapper:
         _load_strictly(
             backbone, identity["state_dict"], f"{path}: its identity network does not fit IRSEResNet({identity['arch']})"
         )
+    check_finite(backbone.state_dict(), f"{path}: its identity network")
     encoder = IdentityEncoder(backbone, **identity["preprocess"])
     return Swapper(student.eval(), encoder.eval(), bundle["crop_size"], bundle["template"])

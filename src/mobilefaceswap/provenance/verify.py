@@ -6,7 +6,7 @@ import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mobilefaceswap.files import is_video
+from mobilefaceswap.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video
 from mobilefaceswap.provenance import watermark
 from mobilefaceswap.provenance.c2pa_manifest import read_manifest
 from mobilefaceswap.provenance.metadata import read_image_metadata, read_video_metadata
@@ -64,12 +64,17 @@ def verify_file(path: str | Path) -> dict:
     return {"path": str(path), **report}
 
 
+def _is_visible_media(path: Path, folder: Path) -> bool:
+    hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+    return not hidden and path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and path.is_file()
+
+
 def verify_paths(path: str | Path) -> list[dict]:
-    """One report per file: ``path`` itself, or every file directly inside a folder."""
+    """One report per file: ``path`` itself, or every image and video in a folder and its
+    subfolders (other files, and hidden ones, are left out: a readme.txt is no unreadable image)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        return [verify_file(p) for p in files]
+        return [verify_file(p) for p in sorted(path.rglob("*")) if _is_visible_media(p, path)]
     if not path.exists():
         return [{"path": str(path), "error": "not found"}]
     return [verify_file(path)]
