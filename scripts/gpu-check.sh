@@ -90,7 +90,9 @@ report = {
 }
 (out / "gpu-check.json").write_text(json.dumps(report, indent=2) + "\n")
 train = report["train"]
+rate = train.get("steps_per_second")
+rate = "too few steps to time" if rate is None else f"{rate:.2f} steps/s"
 print(f"gpu-check: {out / 'gpu-check.json'} ({report['seconds']} s); training:",
-      f"{train['steps_per_second']:.2f} steps/s, losses finite: {train['losses_finite']}" if "steps" in train else train["error"])
+      f"{rate}, losses finite: {train['losses_finite']}" if "steps" in train else train["error"])
 sys.exit(0 if "steps" in train and train["losses_finite"] and bench_status in ("0", "skipped") else 1)
 EOF

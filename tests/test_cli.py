@@ -87,7 +87,7 @@ def test_every_count_and_duration_option_has_a_range():
             ["swap", *WRITING_COMMANDS["swap"], "--out", "o", "--redetect-every", "0"],
             "argument --redetect-every: 0: use 1 or more",
         ),
-        (["bench", "--seconds", "-1"], "argument --seconds: -1: use a number above 0"),
+        (["bench", "--seconds", "-1"], "argument --seconds: -1 is negative; use 0 or more"),
         (["prepare-data", "--root", "r", "--output", "o", "--workers", "two"], "argument --workers: 'two' is not a whole number"),
     ],
 )

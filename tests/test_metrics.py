@@ -217,7 +217,9 @@ def test_eval_swaps_partial_manifest_is_visible_and_exits_3(tmp_path, capsys):
 def test_eval_swaps_with_no_scorable_row_says_why(tmp_path, capsys):
     manifest = _manifest(tmp_path, [("face0.png", "face1.png", "missing.png")])
     code, _, _ = _eval_in_process(capsys, "--manifest", manifest)
-    assert code == f"mfs eval-swaps: error: none of the 1 rows could be scored: cannot read image {tmp_path / 'missing.png'}"
+    missing = tmp_path / "missing.png"
+    reason = f"cannot read image {missing}: No such file or directory"
+    assert code == f"mfs eval-swaps: error: none of the 1 rows could be scored: {reason}"
 
 
 @pytest.mark.parametrize(

@@ -33,10 +33,11 @@ def test_smoke_profile_trains_checkpoints_and_draws_a_grid(tmp_path, face_cache)
 
 
 def test_killed_run_resumes_step_count_and_optimiser(tmp_path, face_cache):
-    first = run_mfs_train("trainer.max_steps=2", "hydra.run.dir=runs/train/first", cwd=tmp_path, cache=face_cache)
+    every_step = "trainer.log_every_n_steps=1"  # so that the logged steps show where the second run began
+    first = run_mfs_train("trainer.max_steps=2", every_step, "hydra.run.dir=runs/train/first", cwd=tmp_path, cache=face_cache)
     assert first.returncode == 0, first.stderr[-3000:]
     resumed = run_mfs_train(
-        "trainer.max_steps=4", "ckpt_path=last", "hydra.run.dir=runs/train/second", cwd=tmp_path, cache=face_cache
+        "trainer.max_steps=4", every_step, "ckpt_path=last", "hydra.run.dir=runs/train/second", cwd=tmp_path, cache=face_cache
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stderr + resumed.stdout

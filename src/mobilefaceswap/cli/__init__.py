@@ -5,7 +5,7 @@ holds the conventions they share (``--output``, ``--device``, ``--quiet``, exit 
 """
 
 import argparse
-import gc
+import os
 import signal
 import sys
 
@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> None:
         terminated = isinstance(err, Terminated)
     else:
         return
-    # Outside the handler: the interrupted frames (video containers, threads' queues) are freed
-    # now, not while the interpreter is torn down, where native destructors can crash.
-    gc.collect()
     how = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
     print(f"mfs {args.command}: {how}: stopped; files finished before are kept, nothing half-written is left", file=sys.stderr)
-    sys.exit(143 if terminated else 130)  # the shell's codes for a command ended by SIGTERM / SIGINT
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The shell's codes for a command ended by SIGTERM / SIGINT. os._exit: what the signal
+    # interrupted (video containers, native threads) is not destroyed, where destructors crashed (-11);
+    # every temporary was removed by its own ``finally`` before this point.
+    os._exit(143 if terminated else 130)

@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_output, add_quiet, non_negative
+from mobilefaceswap.cli.arguments import add_output, add_quiet, non_negative, report_only_on_stdout
 from mobilefaceswap.cli.swapping import add_session_options, open_session
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a program ended by Ctrl-C
@@ -25,16 +25,19 @@ def live(args: argparse.Namespace) -> None:
     inputs = {"--camera": camera_file, "--source": Path(args.source), "--only": args.only and Path(args.only),
               "--checkpoint": Path(args.checkpoint)}
     check_outputs(output, inputs, window, args.virtual_camera)
-    camera = open_camera(args.camera)
-    try:
-        session = open_session(args)
-        summary = run_live(session, camera, output, window, args.virtual_camera, encoding, progress=not args.quiet,
-                           duration=args.duration, runtime=args.runtime)
-    except KeyboardInterrupt:  # before the stream, or a second Ctrl-C: stop at once (no file is left)
-        print("mfs live: interrupted", file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT)
-    finally:
-        camera.stop()
+    with report_only_on_stdout():
+        camera = open_camera(args.camera)
+        try:
+            session = open_session(args)
+            summary = run_live(session, camera, output, window, args.virtual_camera, encoding, progress=not args.quiet,
+                               duration=args.duration, runtime=args.runtime)
+        except KeyboardInterrupt as err:  # before the stream, or a second Ctrl-C: stop at once (no file is left)
+            if type(err) is not KeyboardInterrupt:
+                raise  # SIGTERM (a subclass): main() ends it with 143, as every command
+            print("mfs live: interrupted", file=sys.stderr)
+            sys.exit(INTERRUPTED_EXIT)
+        finally:
+            camera.stop()
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

@@ -8,6 +8,7 @@ from mobilefaceswap.cli.arguments import (
     add_name_list,
     add_output,
     add_quiet,
+    non_negative,
     positive,
     positive_int,
     report_only_on_stdout,
@@ -74,7 +75,7 @@ def add_commands(commands) -> None:
     add_output(speed, "also write the JSON report to this file", required=False)
     speed.add_argument("--checkpoint", help="swapper file (default: random weights; speed does not depend on them)")
     speed.add_argument("--threads", type=positive_int, default=2)
-    speed.add_argument("--seconds", type=positive, default=3.0, help="minimum time per measurement")
+    speed.add_argument("--seconds", type=non_negative, default=3.0, help="minimum time per measurement (0: the shortest run)")
     speed.add_argument(
         "--frames", type=positive_int, default=100, help="frames of each pipeline clip (720p one face, three faces, 1080p)"
     )
