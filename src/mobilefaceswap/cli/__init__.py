@@ -11,6 +11,7 @@ import sys
 
 from mobilefaceswap import __version__
 from mobilefaceswap.cli import conversion, dashboards, datasets, live, marking, measuring, scoring, swapping
+from mobilefaceswap.cli.arguments import INTERRUPTED_EXIT, TERMINATED_EXIT
 
 FAMILIES = (measuring, conversion, swapping, live, marking, scoring, dashboards, datasets)
 
@@ -50,4 +51,4 @@ def main(argv: list[str] | None = None) -> None:
     # The shell's codes for a command ended by SIGTERM / SIGINT. os._exit: what the signal
     # interrupted (video containers, native threads) is not destroyed, where destructors crashed (-11);
     # every temporary was removed by its own ``finally`` before this point.
-    os._exit(143 if terminated else 130)
+    os._exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)

@@ -4,10 +4,8 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import add_output, add_quiet, non_negative, report_only_on_stdout
+from mobilefaceswap.cli.arguments import INTERRUPTED_EXIT, add_output, add_quiet, non_negative, report_only_on_stdout
 from mobilefaceswap.cli.swapping import add_session_options, open_session
-
-INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a program ended by Ctrl-C
 
 
 def live(args: argparse.Namespace) -> None:
