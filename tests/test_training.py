@@ -169,3 +169,20 @@ def test_linear_lr_decay_falls_to_its_floor_and_needs_a_step_budget():
         generator_lr_factor("linear", -1)
     with pytest.raises(ValueError, match="model.optim.lr_decay='cosine'"):
         OptimConfig(1e-3, 1e-3, "fan_in", 10, lr_decay="cosine")
+
+
+def test_strong_source_augmentation_changes_the_sources_alone(face_cache):
+    settings = dict(cache_dir=str(face_cache), size=224, batch_size=4, seed=0, train_pairs=8)
+    light, strong = (EmbeddedFacesDataModule(**settings, source_augmentation=kind) for kind in ("light", "strong"))
+    for data in (light, strong):
+        data.setup()
+    for i in range(8):
+        assert torch.equal(light.train_set[i]["target"], strong.train_set[i]["target"])
+        assert (light.train_set[i]["source"] - strong.train_set[i]["source"]).abs().mean() > 0.02
+        assert torch.equal(strong.train_set[i]["source"], strong.train_set[i]["source"])  # drawn from (seed, pair)
+
+
+@pytest.mark.parametrize("settings", [{"source_augmentation": "heavy"}, {"source_augmentation": "strong", "teacher_cache": "x"}])
+def test_source_augmentation_is_checked(settings):
+    with pytest.raises(ValueError, match="data.source_augmentation"):
+        EmbeddedFacesDataModule(**settings)

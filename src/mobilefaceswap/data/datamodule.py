@@ -11,7 +11,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from mobilefaceswap.data.embedded import prepare_embedded_faces
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.data.pairs import FacePairDataset, light_augmentation
+from mobilefaceswap.data.pairs import SOURCE_AUGMENTATIONS, FacePairDataset, light_augmentation
 from mobilefaceswap.data.store import FaceSet, ShardedArray
 from mobilefaceswap.data.teacher_cache import CachedPairDataset
 from mobilefaceswap.data.vggface2 import prepare_config, prepare_vggface2
@@ -42,8 +42,14 @@ class FacePairDataModule(L.LightningDataModule):
         seed: int = 0,
         teacher_cache: str | None = None,
         val_identities: int = 0,
+        source_augmentation: str = "light",
     ):
         super().__init__()
+        if source_augmentation not in SOURCE_AUGMENTATIONS:
+            raise ValueError(f"data.source_augmentation={source_augmentation!r}: use {' or '.join(SOURCE_AUGMENTATIONS)}")
+        if source_augmentation != "light" and teacher_cache:
+            raise ValueError("data.source_augmentation: the teacher cache holds the teacher's outputs for unaugmented "
+                             "sources; use light with data.teacher_cache")
         self.save_hyperparameters()
         self.train_set: Dataset | None = None
         self.val_set: FacePairDataset | None = None
@@ -72,7 +78,8 @@ class FacePairDataModule(L.LightningDataModule):
             self.train_set = CachedPairDataset(train, h.teacher_cache, h.size, h.augment, h.seed)
         else:
             transform = light_augmentation() if h.augment else None
-            self.train_set = FacePairDataset(train, h.train_pairs, h.same_identity_ratio, h.seed, transform)
+            source = SOURCE_AUGMENTATIONS[h.source_augmentation]() if h.augment else None
+            self.train_set = FacePairDataset(train, h.train_pairs, h.same_identity_ratio, h.seed, transform, source)
         # Validation pairs are fixed and unaugmented, drawn with another seed.
         self.val_set = FacePairDataset(val, h.val_pairs, h.same_identity_ratio, h.seed + 1)
 
