@@ -1,5 +1,6 @@
 """``mfs swap`` on hostile files: names that are not UTF-8, truncated and animated images,
-swappers whose weights hold NaN (docs/reliability.md)."""
+swappers whose weights hold NaN or that give NaN, faceless, grayscale and transparent targets
+(docs/reliability.md)."""
 
 import json
 import os
@@ -16,6 +17,8 @@ from PIL import Image
 
 from mobilefaceswap.cli import main
 from mobilefaceswap.data.media import read_image
+from mobilefaceswap.data.sample_clip import make_sample_clip
+from mobilefaceswap.provenance.verify import verify_file
 
 from helpers import write_bundled_photos
 
@@ -167,3 +170,88 @@ def test_a_source_with_several_faces_says_which_is_used(photos, tiny_swapper, tm
         r"the source image shows 6 faces: the largest is used \(\d+ px wide, at x=\d+, y=\d+\); crop the photo to use another",
         warning,
     )
+
+
+def swap_in_process(source: Path, target: Path, output: Path, checkpoint: Path, capsys) -> dict:
+    """``mfs swap`` called in this process, exit 0: its JSON summary."""
+    main(["swap", "--source", str(source), "--target", str(target), "--output", str(output), "--checkpoint", str(checkpoint),
+          "--quiet"])
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("output_suffix", [".jpg", ".png"])
+def test_a_target_without_a_face_is_written_unchanged_and_not_marked(photos, tiny_swapper, tmp_path, capsys, output_suffix):
+    import skimage.data
+
+    cat = tmp_path / "cat.jpg"
+    Image.fromarray(skimage.data.chelsea()).save(cat)
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (8, 8, 3), np.uint8)).save(tiny)
+    for target in (cat, tiny):
+        output = tmp_path / f"out-{target.stem}{output_suffix}"
+        summary = swap_in_process(photos["astronaut"], target, output, tiny_swapper, capsys)
+        assert summary["frames_without_face"] == 1 and summary["faces_swapped"] == 0
+        assert summary["watermarks"] == {}  # no id that mfs verify would then not find
+        [line] = summary["unchanged"]
+        assert line.startswith(f"{output}: no face found in {target}: ") and line.endswith(", not marked")
+        if output_suffix == target.suffix:
+            assert output.read_bytes() == target.read_bytes()
+        elif output_suffix == ".png":  # lossless: the very pixels
+            assert np.array_equal(read_image(output), read_image(target))
+        verified = verify_file(output)
+        assert not verified["marked"] and not verified["watermark"]["found"] and verified["metadata"]["record"] is None
+
+
+def test_gray_and_transparent_targets_keep_their_colour_and_alpha(photos, tiny_swapper, tmp_path, capsys):
+    group = Image.open(photos["group"]).convert("RGB")
+    gray = tmp_path / "gray.jpg"
+    group.convert("L").save(gray)
+    alpha = np.tile(np.linspace(0, 255, group.width).astype(np.uint8), (group.height, 1))  # transparent on the left
+    transparent = tmp_path / "transparent.png"
+    Image.fromarray(np.dstack([np.asarray(group), alpha])).save(transparent)
+    summary = swap_in_process(photos["astronaut"], gray, tmp_path / "gray-out.jpg", tiny_swapper, capsys)
+    assert summary["faces_swapped"] == 6 and summary["warnings"] == []
+    assert Image.open(tmp_path / "gray-out.jpg").mode == "L"
+    summary = swap_in_process(photos["astronaut"], transparent, tmp_path / "alpha-out.png", tiny_swapper, capsys)
+    assert summary["faces_swapped"] == 6 and summary["warnings"] == []
+    swapped = Image.open(tmp_path / "alpha-out.png")
+    assert swapped.mode == "RGBA" and np.array_equal(np.asarray(swapped.getchannel("A")), alpha)
+    assert verify_file(tmp_path / "alpha-out.png")["watermark"]["found"]
+    # JPEG has no alpha: written opaque, and said
+    summary = swap_in_process(photos["astronaut"], transparent, tmp_path / "alpha-out.jpg", tiny_swapper, capsys)
+    assert summary["warnings"] == [f"{tmp_path / 'alpha-out.jpg'}: {transparent}'s alpha channel (transparency) is dropped: "
+                                   ".jpg has none; write .png or .webp to keep it"]
+
+
+def test_a_swapper_giving_nan_at_run_time_writes_nothing_black(photos, tiny_swapper, tmp_path, capsys):
+    bundle = torch.load(tiny_swapper, map_location="cpu", weights_only=True)
+    bundle["student"]["iin.predictor.norm.running_var"].fill_(-1.0)  # finite, so loaded; its square root is NaN
+    faulty = tmp_path / "swapper.pt"
+    torch.save(bundle, faulty)
+    with pytest.raises(SystemExit) as exit_:
+        main(["swap", "--source", str(photos["astronaut"]), "--target", str(photos["group"]), "--output",
+              str(tmp_path / "o.jpg"), "--checkpoint", str(faulty), "--quiet"])
+    assert exit_.value.code == (
+        f"mfs swap: error: {photos['group']}: the swapper gave NaN or infinite values for 6 of 6 face(s): not written, "
+        "as they would come out black; the swapper file (or its runtime) is faulty"
+    )
+    assert not (tmp_path / "o.jpg").exists()
+    # In a folder: each such target skipped and listed, a faceless one passed through, exit 3
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    (folder / "group.jpg").write_bytes(photos["group"].read_bytes())
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(folder / "plain.png")
+    with pytest.raises(SystemExit) as exit_:
+        main(["swap", "--source", str(photos["astronaut"]), "--target", str(folder), "--output", str(tmp_path / "out"),
+              "--checkpoint", str(faulty), "--quiet"])
+    summary = json.loads(capsys.readouterr().out)
+    assert exit_.value.code == 3 and summary["images"] == 1
+    assert [s.split(": ")[0] for s in summary["skipped"]] == [str(folder / "group.jpg")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.png"]
+    # A video: the frame named, no file left (hidden temporaries included)
+    clip = make_sample_clip(tmp_path / "clip.mp4", read_image(photos["astronaut"]), (320, 240), frames=3, audio=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["swap", "--source", str(photos["astronaut"]), "--target", str(clip), "--output", str(tmp_path / "v" / "o.mp4"),
+              "--checkpoint", str(faulty), "--quiet"])
+    assert exit_.value.code.startswith(f"mfs swap: error: {clip}: frame 1: the swapper gave NaN or infinite values for 1 of 1")
+    assert list((tmp_path / "v").iterdir()) == []

@@ -74,10 +74,13 @@ def test_source_without_face_is_one_clear_error(assets, tmp_path):
 
 @pytest.mark.slow
 def test_target_without_face_passes_through_and_is_counted(assets, tmp_path):
-    result = swap(assets, assets["blank"], tmp_path / "o.png", "--no-watermark")
+    result = swap(assets, assets["blank"], tmp_path / "o.png")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["frames_without_face"] == 1
-    assert np.array_equal(read_image(tmp_path / "o.png"), read_image(assets["blank"]))
+    summary = json.loads(result.stdout)
+    assert summary["frames_without_face"] == 1 and summary["watermarks"] == {}
+    assert summary["unchanged"] == [f"{tmp_path / 'o.png'}: no face found in {assets['blank']}: written unchanged (its bytes), "
+                                    "not marked"]
+    assert (tmp_path / "o.png").read_bytes() == assets["blank"].read_bytes()
 
 
 @pytest.mark.slow

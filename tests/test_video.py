@@ -194,3 +194,61 @@ def test_faces_of_a_frame_are_swapped_in_one_batched_call(tiny_swapper):
     for i, crop in enumerate(crops):  # the same as one at a time
         alone, mask = pipeline.swap_aligned(crop)
         assert np.abs(together[i].astype(int) - alone).max() <= 1 and np.abs(masks[i] - mask).max() < 1e-4
+
+
+def clip_in_format(path: Path, size: tuple[int, int], pix_fmt: str, codec: str = "libx264", frames: int = 3) -> Path:
+    """A short clip of the astronaut at ``size``, stored as ``pix_fmt`` by ``codec`` (odd sizes allowed)."""
+    picture = cv2.resize(bundled_photos()["skimage/astronaut"], size, interpolation=cv2.INTER_AREA)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(codec, rate=25)
+        video.width, video.height, video.pix_fmt = *size, pix_fmt
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.roll(picture, index, axis=1), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def stored_format(path: Path) -> tuple[str, int, int, int]:
+    """The pixel format, width, height and frame count a video file holds."""
+    with av.open(str(path)) as container:
+        context = container.streams.video[0].codec_context
+        return context.pix_fmt, context.width, context.height, sum(1 for _ in container.decode(video=0))
+
+
+@pytest.mark.parametrize(
+    ("size", "pix_fmt", "codec", "options"),
+    [
+        ((401, 401), "yuv444p", "libx264", []),
+        ((401, 401), "rgb24", "libx264rgb", ["--codec", "hevc"]),
+        ((400, 401), "yuv444p", "libx264", []),
+        ((400, 400), "yuv444p", "libx264", []),
+    ],
+    ids=["odd-yuv444p", "odd-rgb24-to-hevc", "odd-height", "even-yuv444p"],
+)
+def test_swapped_videos_are_420_at_even_sizes_whatever_the_target(tiny_swapper, tmp_path, capsys, size, pix_fmt, codec, options):
+    write_image(tmp_path / "source.png", bundled_photos()["skimage/astronaut"])
+    clip = clip_in_format(tmp_path / "clip.mkv", size, pix_fmt, codec)
+    assert stored_format(clip) == (pix_fmt.replace("rgb24", "gbrp") if codec == "libx264rgb" else pix_fmt, *size, 3)
+    main(["swap", "--source", str(tmp_path / "source.png"), "--target", str(clip), "--output", str(tmp_path / "out.mp4"),
+          "--checkpoint", str(tiny_swapper), "--quiet", *options])
+    summary = json.loads(capsys.readouterr().out)
+    width, height = size[0] + size[0] % 2, size[1] + size[1] % 2
+    assert stored_format(tmp_path / "out.mp4") == ("yuv420p", width, height, 3)
+    assert summary["faces_swapped"] == 3
+    padded = [w for w in summary["warnings"] if "4:2:0" in w]
+    if (width, height) == size:
+        assert padded == []
+    else:
+        assert padded == [f"{tmp_path / 'out.mp4'}: {clip} is {size[0]}x{size[1]}: written {width}x{height} (its last column "
+                          "or row repeated), as 4:2:0 video, the kind every browser and phone plays, has even sides"]
+
+
+def test_live_writes_420_at_even_sizes_from_an_odd_camera(tiny_swapper, tmp_path, capsys):
+    write_image(tmp_path / "source.png", bundled_photos()["skimage/astronaut"])
+    camera = clip_in_format(tmp_path / "camera.mkv", (401, 401), "yuv444p", frames=4)
+    main(["live", "--camera", str(camera), "--source", str(tmp_path / "source.png"), "--checkpoint", str(tiny_swapper),
+          "--output", str(tmp_path / "live.mkv"), "--json", "--quiet"])
+    shown = json.loads(capsys.readouterr().out)["frames_shown"]
+    assert shown >= 1 and stored_format(tmp_path / "live.mkv") == ("yuv420p", 402, 402, shown)

@@ -75,7 +75,7 @@ class FileOutput:
             self.stream.codec_context.time_base = TIME_BASE
             self.writer = _Writer(self.container, self.stream, None, self.times)
         pts = max(round(seconds / TIME_BASE), self.last_pts + 1)
-        self.writer.put((rgb, self.stream.pix_fmt, pts, TIME_BASE))
+        self.writer.put((rgb, pts, TIME_BASE))
         self.last_pts, self.frames = pts, self.frames + 1
         return True
 

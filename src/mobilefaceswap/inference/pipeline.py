@@ -32,6 +32,19 @@ class NoFaceError(DataError):
     """The source (or the --only reference) shows no detectable face."""
 
 
+class NonFiniteOutputError(DataError):
+    """The swapper gave NaN or infinite values: the faces would come out black, so nothing is written."""
+
+
+def check_finite(image: np.ndarray, mask: np.ndarray) -> None:
+    bad_faces = int((~np.isfinite(image).reshape(len(image), -1).all(1) | ~np.isfinite(mask).reshape(len(mask), -1).all(1)).sum())
+    if bad_faces:
+        raise NonFiniteOutputError(
+            f"the swapper gave NaN or infinite values for {bad_faces} of {len(image)} face(s): not written, as they would "
+            "come out black; the swapper file (or its runtime) is faulty"
+        )
+
+
 class FaceSwapPipeline:
     def __init__(
         self,
@@ -114,6 +127,7 @@ class FaceSwapPipeline:
         masks (N, S, S), in one call."""
         target = crops.transpose(0, 3, 1, 2).astype(np.float32) / 255  # numpy only: no torch threads wake up
         image, mask = self.baked.run(target)
+        check_finite(image, mask)
         return (image.transpose(0, 2, 3, 1).clip(0, 1) * 255 + 0.5).astype(np.uint8), mask[:, 0]
 
     def swap_aligned(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

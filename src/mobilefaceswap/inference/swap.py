@@ -8,16 +8,18 @@ from pathlib import Path
 import numpy as np
 
 from mobilefaceswap.data.errors import DataError
-from mobilefaceswap.data.media import can_write_image, image_bytes, read_image
+from mobilefaceswap.data.media import ImageFile, as_stored, can_write_image, image_bytes, read_image_file
 from mobilefaceswap.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_writable_folder, is_video, refuse_overwrite, write_atomic
-from mobilefaceswap.inference.pipeline import FaceSwapPipeline
-from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, transcode
+from mobilefaceswap.inference.pipeline import FaceSwapPipeline, NonFiniteOutputError
+from mobilefaceswap.inference.video import OUTPUT_VIDEO_SUFFIXES, VideoEncoding, even_size, transcode
 from mobilefaceswap.progress import Progress
 from mobilefaceswap.provenance.metadata import container_tags, encode_image
 from mobilefaceswap.provenance.record import OutputRecord, Provenance
 
 log = logging.getLogger(__name__)
 WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # a full disk or quota, too large a file, read-only
+ALPHA_SUFFIXES = {".png", ".webp"}  # the image outputs that hold an alpha channel
+_SAME_TYPE = {".jpeg": ".jpg"}  # suffixes naming one file type
 
 
 @dataclass
@@ -30,17 +32,20 @@ class SwapSummary:
     skipped: list[str] = field(default_factory=list)  # "path: reason"
     truncated_videos: list[str] = field(default_factory=list)
     watermarks: dict[str, str] = field(default_factory=dict)  # output -> watermark id
+    unchanged: list[str] = field(default_factory=list)  # "output: why": nothing swapped, so not marked as synthetic
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None = None) -> None:
-    """Written atomically; with a ``record``, watermarked and carrying its provenance metadata."""
+def write_image(path: str | Path, image: np.ndarray, record: OutputRecord | None = None,
+                gray: bool = False, alpha: np.ndarray | None = None) -> None:
+    """RGB ``image`` written atomically; with a ``record``, watermarked and carrying its provenance
+    metadata; ``gray``: stored as grayscale; ``alpha``: stored with this alpha channel."""
 
     def write(tmp: str) -> None:
-        marked = image if record is None else record.mark(image)
+        marked = as_stored(image if record is None else record.mark(image), gray, alpha)
         suffix = Path(path).suffix
         if record is not None and suffix.lower() in IMAGE_SUFFIXES:  # with metadata where the format has room
             Path(tmp).write_bytes(encode_image(marked, suffix, record.as_dict()))
@@ -67,6 +72,7 @@ class Swapping:
         self.aligned = aligned
         self.progress = progress
         self.summary = SwapSummary()
+        self._target, self._target_frames = Path(), 0  # the target being swapped, and its frames so far
         self.summary.warnings.extend(pipeline.warnings)
         if not provenance.watermark:
             self.summary.warnings.append("--no-watermark: outputs carry no invisible watermark, only provenance metadata")
@@ -77,29 +83,50 @@ class Swapping:
             self.summary.watermarks[str(destination)] = f"{record.watermark_id:08x}"
         return record
 
-    def _frame(self, frame: np.ndarray, video: bool, seconds: float | None = None) -> np.ndarray:
-        if self.aligned:  # raw network output, as the released code writes without merging
-            out, count = self.pipeline.swap_aligned(self.pipeline.as_crop(frame))[0], 1
-        else:
-            out, count = self.pipeline.swap_frame(frame, video=video, seconds=seconds)
+    def _frame(self, frame: np.ndarray, video: bool, seconds: float | None = None) -> tuple[np.ndarray, int]:
+        """The swapped frame and how many faces it had swapped."""
+        try:
+            if self.aligned:  # raw network output, as the released code writes without merging
+                out, count = self.pipeline.swap_aligned(self.pipeline.as_crop(frame))[0], 1
+            else:
+                out, count = self.pipeline.swap_frame(frame, video=video, seconds=seconds)
+        except NonFiniteOutputError as err:
+            where = f"frame {self._target_frames + 1}: " if video else ""
+            raise NonFiniteOutputError(f"{self._target}: {where}{err}") from None
+        self._target_frames += 1
         self.summary.frames += 1
         self.summary.faces_swapped += count
         self.summary.frames_without_face += count == 0
-        return out
+        return out, count
+
+    def _start(self, source: Path) -> None:
+        """A new target: no tracked faces, its frames counted from 1 (named in errors)."""
+        self.pipeline.reset()
+        self._target, self._target_frames = source, 0
 
     def image(self, source: Path, destination: Path) -> None:
-        self.pipeline.reset()
-        record = self._record(destination)
-        write_image(destination, self._frame(read_image(source), video=False), record)
-        self.provenance.seal(destination, record)
+        self._start(source)
+        original = read_image_file(source)
+        swapped, count = self._frame(original.rgb, video=False)
+        if count == 0:  # nothing synthetic in it: no watermark, no metadata or manifest saying so
+            self.summary.unchanged.append(f"{destination}: no face found in {source}: {write_unchanged(destination, original)}")
+        else:
+            alpha = original.alpha
+            if alpha is not None and destination.suffix.lower() not in ALPHA_SUFFIXES:
+                alpha = None
+                self.summary.warnings.append(f"{destination}: {source}'s alpha channel (transparency) is dropped: "
+                                             f"{destination.suffix} has none; write .png or .webp to keep it")
+            record = self._record(destination)
+            write_image(destination, swapped, record, gray=original.gray, alpha=alpha)
+            self.provenance.seal(destination, record)
         self.summary.images += 1
 
     def video(self, source: Path, destination: Path) -> None:
-        self.pipeline.reset()
+        self._start(source)
         record = self._record(destination)
 
         def swap(frame: np.ndarray, seconds: float | None) -> np.ndarray:
-            marked = self._frame(frame, video=True, seconds=seconds)
+            marked, _ = self._frame(frame, video=True, seconds=seconds)
             with self.pipeline.times("watermark"):
                 return record.mark(marked)
 
@@ -107,11 +134,33 @@ class Swapping:
                            metadata=container_tags(record.as_dict()), times=self.pipeline.times)
         self.provenance.seal(destination, record)
         self.summary.videos += 1
+        if (result.width, result.height) != even_size(result.width, result.height):
+            width, height = even_size(result.width, result.height)
+            self.summary.warnings.append(
+                f"{destination}: {source} is {result.width}x{result.height}: written {width}x{height} (its last column or row "
+                "repeated), as 4:2:0 video, the kind every browser and phone plays, has even sides"
+            )
         if result.truncated:
             self.summary.truncated_videos.append(str(source))
 
     def path(self, source: Path, destination: Path) -> None:
         (self.video if is_video(source) else self.image)(source, destination)
+
+
+def write_unchanged(destination: Path, original: ImageFile) -> str:
+    """``original`` written to ``destination`` as it was, unmarked: its bytes where the types
+    match, else its pixels (gray and alpha kept where the type holds them); says which."""
+    suffix, source_suffix = (_SAME_TYPE.get(s.lower(), s.lower()) for s in (destination.suffix, original.path.suffix))
+    if suffix == source_suffix:
+        data, how = original.data, "written unchanged (its bytes), not marked"
+    else:
+        alpha = original.alpha if suffix in ALPHA_SUFFIXES else None
+        data = image_bytes(as_stored(original.rgb, original.gray, alpha), destination.suffix)
+        how = f"its pixels written unchanged as {destination.suffix}, not marked"
+        if suffix in (".jpg", ".webp"):  # lossy: the pixels are as close as the type allows
+            how = f"re-encoded as {destination.suffix} without a change, not marked"
+    write_atomic(destination, lambda tmp: Path(tmp).write_bytes(data))
+    return how
 
 
 def output_for(target: Path, output: Path, folder: bool) -> Path:

@@ -41,6 +41,19 @@ COPYABLE_AUDIO: dict[str, set[str] | None] = {
 TIMESTAMPED_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The size a video of ``width`` x ``height`` frames is written at: 4:2:0 chroma needs even sides."""
+    return width + width % 2, height + height % 2
+
+
+def padded_to_even(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` with its last column and row repeated where its width or height is odd."""
+    height, width = rgb.shape[:2]
+    if width % 2 == 0 and height % 2 == 0:
+        return rgb
+    return cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+
+
 @dataclass(frozen=True)
 class VideoEncoding:
     """How output videos are encoded: ``codec`` (h264 or hevc), constant rate factor ``crf``
@@ -66,9 +79,11 @@ class VideoEncoding:
             raise DataError(f"--preset {self.preset}: use one of {', '.join(self.PRESETS)}")
 
     def add_stream(self, container, rate: Fraction, width: int, height: int):
+        """The video stream of frames ``width`` x ``height``: 4:2:0 at the even size ``even_size``
+        gives, which every browser and phone plays (4:4:4, or an odd size, many do not)."""
         stream = container.add_stream(self.ENCODERS[self.codec], rate=rate)
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        stream.width, stream.height = even_size(width, height)
+        stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
         if self.codec == "hevc":
             stream.options["x265-params"] = "log-level=error"
@@ -229,12 +244,10 @@ def upright(rgb: np.ndarray, rotation: int) -> tuple[np.ndarray, int]:
     return (cv2.rotate(rgb, turns[quarter]) if quarter else rgb), 90 * quarter
 
 
-def video_frame(rgb: np.ndarray, pix_fmt: str, pts: int, time_base: Fraction) -> av.VideoFrame:
-    """RGB -> a frame in the encoder's format; OpenCV converts to 4:2:0 several times faster than swscale."""
-    if pix_fmt == "yuv420p":
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
-    else:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+def video_frame(rgb: np.ndarray, pts: int, time_base: Fraction) -> av.VideoFrame:
+    """RGB -> a 4:2:0 frame at the even size (``padded_to_even``); OpenCV converts to 4:2:0
+    several times faster than swscale."""
+    frame = av.VideoFrame.from_ndarray(cv2.cvtColor(padded_to_even(rgb), cv2.COLOR_RGB2YUV_I420), format="yuv420p")
     frame.pts, frame.time_base = pts, time_base
     return frame
 
@@ -340,7 +353,7 @@ class _Transcoding:
                     for waiting in pending:
                         writer.put(waiting)
                 last_pts = self._pts(item, last_pts)
-                writer.put((self.process(item.rgb, item.seconds), out_video.pix_fmt, last_pts, self.time_base))
+                writer.put((self.process(item.rgb, item.seconds), last_pts, self.time_base))
                 self.frames += 1
                 bar.update()
         finally:
