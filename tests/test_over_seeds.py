@@ -83,3 +83,21 @@ def test_mfs_learning_curves_prints_the_table_and_json(tmp_path):
     assert json.loads(as_json.stdout)["checks"] and (tmp_path / "o" / "learning_curves.md").is_file()
     missing = subprocess.run([mfs, "learning-curves", "--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert missing.returncode == 1 and missing.stderr.startswith("mfs learning-curves: error: no seed_")
+
+
+def test_source_coverage_counts_the_held_out_deviation_inside_the_pools_directions():
+    import importlib.util
+
+    import numpy as np
+
+    from helpers import REPO
+
+    spec = importlib.util.spec_from_file_location("source_coverage", REPO / "scripts/source_coverage.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    pool = np.zeros((50, 6))
+    pool[:, :2] = rng.normal(size=(50, 2))  # the pool varies in directions 0 and 1 only
+    held_out = np.array([[1.0, 2, 0, 0, 0, 0], [0, 0, 3, 0, 0, 0], [1, 0, 1, 0, 0, 0]])
+    k, inside = module.coverage(pool, held_out, centre=np.zeros(6))
+    assert k == 2 and inside == [1.0, 0.0, 0.5]

@@ -78,14 +78,3 @@ def test_sweep_reports_members_done_of_n_and_the_time_left(tmp_path, face_cache)
     quiet = subprocess.run([*args, "hydra.callbacks.sweep_progress.quiet=true"], cwd=tmp_path, env=env, capture_output=True,
                            text=True)  # fmt: skip
     assert quiet.returncode == 0 and "sweep: " not in quiet.stderr
-
-
-@pytest.mark.slow
-def test_bench_quiet_prints_no_progress(tmp_path, face_cache):
-    result = subprocess.run(
-        [str(BIN / "mfs"), "bench", "--seconds", "0", "--frames", "6", "--memory-seconds", "0.4", "1.2", "--variants", "onnx",
-         "--out", str(tmp_path / "b.json"), "--quiet"],
-        capture_output=True, text=True, env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout == "" and not re.search(r"^\d of 8: ", result.stderr, re.M)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -327,13 +328,15 @@ def test_export_onnx_and_torchscript_match_pytorch(assets, tmp_path, face_cache)
 
 
 @pytest.mark.slow
-def test_bench_reports_every_measurement(tmp_path, face_cache):
+def test_bench_reports_every_measurement_and_quiet_prints_no_progress(tmp_path, face_cache):
     out = tmp_path / "bench.json"
     result = mfs(
         "bench", "--seconds", "0", "--frames", "6", "--memory-seconds", "0.4", "1.2", "--variants", "onnx,onnx-int8",
-        "--out", str(out), env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
+        "--out", str(out), "--quiet", env=dict(os.environ, MFS_CACHE_DIR=str(face_cache)),
     )
     assert result.returncode == 0, result.stderr
+    # --quiet: no progress (the measurements are announced on stderr otherwise: test_json_output.py)
+    assert result.stdout == "" and not re.search(r"^\d of 8: ", result.stderr, re.M)
     report = json.loads(out.read_text())
     clips = {"pipeline_720p_1face_fps", "pipeline_720p_3faces_fps", "pipeline_1080p_1face_fps"}
     networks = {"idn_torch_224_fps", "idn_onnx_224_fps", "idn_onnx_256_fps", "simswap_torch_224_fps"}

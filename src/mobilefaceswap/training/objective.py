@@ -44,7 +44,7 @@ class DistillationTargets:
     source_identity: IdentityFeatures
     reference_image: torch.Tensor  # I'_g (B, 3, S, S): the teacher's output, or the target without KD
     reference_features: list[torch.Tensor]  # VGG_i of the reference
-    target_mask: torch.Tensor  # M_t (B, 1, S, S)
+    target_mask: torch.Tensor | None  # M_t (B, 1, S, S); None when L_mask has no weight
     alpha: torch.Tensor  # per-sample weight of L_rec and L_per (B,)
 
 
@@ -79,23 +79,32 @@ class DistillationObjective:
             source_identity=source_identity,
             reference_image=reference,
             reference_features=h["perceptual"](reference),
-            target_mask=batch["target_mask"] if "target_mask" in batch else h["face_parser"](target),  # cached by prepare-data
+            target_mask=self.target_mask(batch) if cfg.lambda_mask else None,
             alpha=alpha,
         )
 
+    def target_mask(self, batch: dict) -> torch.Tensor:
+        """M_t: cached by prepare-data, or the face parser's."""
+        return batch["target_mask"] if "target_mask" in batch else self.frozen["face_parser"](batch["target"])
+
     def generator_losses(self, out: SwapOutput, ref: DistillationTargets, adversarial: bool = True) -> dict:
+        """The total and each term. A term whose weight is 0 is not computed (the total and its
+        gradients are the same without it): the learning curve and the no-ID-loss and no-fusion
+        rows do not run the identity network, parser or discriminator for nothing."""
         cfg = self.cfg
         rec = losses.reconstruction_loss(out.image, ref.reference_image)
         per = losses.perceptual_loss(self.frozen["perceptual"](out.image), ref.reference_features)
-        idl = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z)
-        msk = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask)
-        distill = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
-        total = distill + cfg.lambda_id * idl.mean() + cfg.lambda_mask * msk.mean()
-        terms = {"rec": rec.mean(), "per": per.mean(), "id": idl.mean(), "mask": msk.mean(), "alpha": ref.alpha.mean()}
-        if adversarial:
-            adv = losses.generator_adversarial_loss(self.discriminator(out.image), cfg.adversarial)
-            total = total + cfg.lambda_adv * adv
-            terms["adv"] = adv
+        total = (ref.alpha * (cfg.lambda_rec * rec + cfg.lambda_per * per)).mean()
+        terms = {"rec": rec.mean(), "per": per.mean(), "alpha": ref.alpha.mean()}
+        if cfg.lambda_id:
+            terms["id"] = losses.identity_loss(ref.source_identity.z, self.identity(out.image).z).mean()
+            total = total + cfg.lambda_id * terms["id"]
+        if cfg.lambda_mask:
+            terms["mask"] = losses.mask_loss(ref.target_mask, out.mask, weak=cfg.weak_mask).mean()
+            total = total + cfg.lambda_mask * terms["mask"]
+        if adversarial and cfg.lambda_adv:
+            terms["adv"] = losses.generator_adversarial_loss(self.discriminator(out.image), cfg.adversarial)
+            total = total + cfg.lambda_adv * terms["adv"]
         return {"total": total, **terms}
 
     def discriminator_loss(self, ref: DistillationTargets, target: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,15 @@ class NonFiniteLossError(FloatingPointError):
     """Training stopped on a loss that stayed NaN or infinite."""
 
 
+def nonfinite_cause(terms: dict[str, torch.Tensor], loss_cfg: LossConfig) -> str:
+    """The first loss term that is not finite, or the loss weight that made the sum so."""
+    for name, value in terms.items():
+        if not torch.isfinite(value).all():
+            return f"loss term {name}"
+    weights = {k: v for k, v in vars(loss_cfg).items() if k.startswith("lambda_") and not math.isfinite(v)}
+    return ", ".join(f"loss.{k}={v}" for k, v in weights.items()) or "the weighted sum of finite terms (overflow)"
+
+
 class StudentGAN(L.LightningModule):
     def __init__(
         self,
@@ -105,18 +114,10 @@ class StudentGAN(L.LightningModule):
         """Every process agrees, so DDP never waits on a rank that skipped."""
         return self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(value)), all=True)
 
-    def _nonfinite_cause(self, terms: dict[str, torch.Tensor]) -> str:
-        """The first loss term that is not finite, or the loss weight that made the sum so."""
-        for name, value in terms.items():
-            if not torch.isfinite(value).all():
-                return f"loss term {name}"
-        weights = {k: v for k, v in vars(self.loss_cfg).items() if k.startswith("lambda_") and not math.isfinite(v)}
-        return ", ".join(f"loss.{k}={v}" for k, v in weights.items()) or "the weighted sum of finite terms (overflow)"
-
     def _skip_nonfinite(self, network: str, terms: dict[str, torch.Tensor]) -> None:
         self.nonfinite_steps += 1
         limit = self.optim_cfg.max_nonfinite_steps
-        cause = self._nonfinite_cause(terms)
+        cause = nonfinite_cause(terms, self.loss_cfg)
         log.warning("%s loss is not finite at step %d (%s): update skipped", network, self.global_step, cause)
         if self.nonfinite_steps >= limit:
             raise NonFiniteLossError(
@@ -139,19 +140,30 @@ class StudentGAN(L.LightningModule):
             set_lr_factor(opt_g.optimizer, self.lr_factor(self.global_step))
             opt_g.step()
 
+        logged = {"train/g": g["total"]}
+        if self.loss_cfg.lambda_adv:  # without L_adv the discriminator would train for nothing
+            logged["train/d"] = self.discriminator_step(opt_d, ref, target, out.image.detach())
+            if logged["train/d"] is None:
+                return None
+        self.nonfinite_steps = 0
+
+        self.log_dict({f"train/{k}": v for k, v in g.items()}, prog_bar=False)
+        self.log_dict(logged, prog_bar=True)
+
+    def discriminator_step(self, opt_d: torch.optim.Optimizer, ref: DistillationTargets, target: torch.Tensor,
+                           fake: torch.Tensor) -> torch.Tensor | None:
+        """One update of the discriminator; its loss, or None when the update was skipped as not finite."""
         with self.toggled_optimizer(opt_d):
-            d = self.objective.discriminator_loss(ref, target, out.image.detach())
+            d = self.objective.discriminator_loss(ref, target, fake)
             if not self._all_finite(d):
-                return self._skip_nonfinite("discriminator", {"adv_d": d})
+                self._skip_nonfinite("discriminator", {"adv_d": d})
+                return None
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d)
             # Through the strategy (precision, DDP) but not Lightning's step counter, so that
             # global_step and trainer.max_steps count generator updates.
             self.trainer.strategy.optimizer_step(opt_d.optimizer, closure=lambda: None)
-        self.nonfinite_steps = 0
-
-        self.log_dict({f"train/{k}": v for k, v in g.items()}, prog_bar=False)
-        self.log_dict({"train/g": g["total"], "train/d": d}, prog_bar=True)
+        return d
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         ref = self.distillation_targets(batch)
@@ -165,13 +177,8 @@ class StudentGAN(L.LightningModule):
         batch = {k: v.to(self.device) for k, v in batch.items()}
         ref = self.distillation_targets(batch)
         out = self.swap(batch["target"], ref.source_identity)
-        return {
-            "source": batch["source"],
-            "target": batch["target"],
-            "reference": ref.reference_image,
-            "student": out.image,
-            "mask": out.mask.expand_as(batch["target"]),
-        }
+        mask = out.mask.expand_as(batch["target"])
+        return dict(source=batch["source"], target=batch["target"], reference=ref.reference_image, student=out.image, mask=mask)
 
     # -- optimisation and checkpoints ------------------------------------------------------
     def configure_optimizers(self):
