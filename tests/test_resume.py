@@ -1,5 +1,6 @@
-"""Exact resume: a run killed with SIGKILL between checkpoints and resumed, or a finished run
-continued with more steps, ends with the weights of the uninterrupted run."""
+"""Exact resume: a run killed with SIGKILL between checkpoints and resumed, a run stopped by
+Ctrl-C or SIGTERM and resumed, or a finished run continued with more steps, ends with the weights
+of the uninterrupted run."""
 
 import os
 import signal
@@ -32,7 +33,10 @@ def _checkpoint_step(path: Path) -> int:
         return -1
 
 
-def _kill_after_first_checkpoint(run_dir: Path, cwd: Path, cache: Path) -> None:
+def _signal_after_checkpoint(run_dir: Path, cwd: Path, cache: Path, signum: int, step: int = 2,
+                             steps=STEPS) -> tuple[int, str]:
+    """Run ``steps`` in ``run_dir``, send ``signum`` once its checkpoint of ``step`` is written, and
+    give its exit status and stderr once it has ended (within a minute)."""
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd), WANDB_SILENT="true")
     command = [
         str(Path(sys.executable).parent / "mfs-train"),
@@ -40,23 +44,27 @@ def _kill_after_first_checkpoint(run_dir: Path, cwd: Path, cache: Path) -> None:
         "logger=csv",
         "callbacks.checkpoint.every_n_train_steps=2",
         f"hydra.run.dir={run_dir}",
-        *STEPS,
+        *steps,
     ]
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while _checkpoint_step(run_dir / "checkpoints" / "last.ckpt") < 2:
-            assert process.poll() is None, "the run ended before its first checkpoint"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)  # between the checkpoints of steps 2 and 4 (or while writing the latter)
-    finally:
-        process.kill()
-        process.wait()
+    with open(cwd / "stderr.txt", "w+") as stderr:  # a file: a full pipe would block the run
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            while _checkpoint_step(run_dir / "checkpoints" / "last.ckpt") < step:
+                assert process.poll() is None, "the run ended before the checkpoint"
+                time.sleep(0.05)
+            process.send_signal(signum)  # between the checkpoints of step and step + 2 (or while writing the latter)
+            process.wait(timeout=60)
+        finally:
+            process.kill()
+            process.wait()
+        stderr.seek(0)
+        return process.returncode, stderr.read()
 
 
 def test_killed_and_resumed_run_reproduces_the_uninterrupted_run(tmp_path, face_cache):
     whole = run_mfs_train(*STEPS, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path, cache=face_cache)
     assert whole.returncode == 0, whole.stderr[-3000:]
-    _kill_after_first_checkpoint(tmp_path / "killed", tmp_path, face_cache)
+    _signal_after_checkpoint(tmp_path / "killed", tmp_path, face_cache, signal.SIGKILL)
     assert _checkpoint_step(tmp_path / "killed" / "checkpoints" / "last.ckpt") == 2
     resumed = run_mfs_train(*STEPS, f"hydra.run.dir={tmp_path / 'killed'}", cwd=tmp_path, cache=face_cache)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -88,3 +96,28 @@ def test_finished_run_continued_with_more_steps_reproduces_the_straight_run(tmp_
         assert _checkpoint_step(tmp_path / "continued" / "checkpoints" / "last.ckpt") == max_steps
     assert "resuming from" in run.stdout + run.stderr
     assert_same_training_state(last_checkpoint(tmp_path / "whole"), last_checkpoint(tmp_path / "continued"), step=6)
+
+
+def test_run_stopped_by_signals_and_resumed_reproduces_the_uninterrupted_run(tmp_path, face_cache):
+    """Ctrl-C after the step-2 checkpoint, then SIGTERM after step 4's in the resumed run: each
+    stops after the step in hand (3, 5) with its last.ckpt, one line, exit 130 / 143 and no
+    temporary; resumed again, the run ends at step 6 as the run made straight to 6."""
+    steps = [*(s for s in STEPS if not s.startswith("trainer.max_steps=")), "trainer.max_steps=6"]
+    whole = run_mfs_train(*steps, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path, cache=face_cache)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    run_dir = tmp_path / "stopped"
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    for signum, code, how, after in ((signal.SIGINT, 130, "interrupted (Ctrl-C)", 2),
+                                     (signal.SIGTERM, 143, "terminated (SIGTERM)", 4)):
+        returncode, stderr = _signal_after_checkpoint(run_dir, tmp_path, face_cache, signum, after, steps)
+        assert returncode == code, stderr[-3000:]
+        assert "Traceback" not in stderr
+        assert stderr.strip().splitlines()[-1] == (
+            f"mfs-train: {how}: stopped; {ckpt} holds the last whole step: "
+            f"the same command with hydra.run.dir={run_dir} resumes from it"
+        )
+        assert _checkpoint_step(ckpt) in (after, after + 1)  # the step in hand (the saved one if it was still saving)
+        assert [p.name for p in run_dir.rglob(".*")] == [".hydra"]  # Hydra's record of the config, no temporary
+    resumed = run_mfs_train(*steps, f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_training_state(last_checkpoint(tmp_path / "whole"), last_checkpoint(run_dir), step=6)

@@ -24,6 +24,7 @@ from mobilefaceswap.files import write_json_atomic
 from mobilefaceswap.models.pretrained import WeightsError
 from mobilefaceswap.models.swapper import save_swapper
 from mobilefaceswap.shipped import CONFIG_DIR
+from mobilefaceswap.stopping import exit_stopped, raise_on_sigterm
 from mobilefaceswap.training import StudentGAN
 from mobilefaceswap.training.fitting import LaunchError, build, build_trainer, fit
 from mobilefaceswap.training.frozen import network_config
@@ -203,6 +204,14 @@ def same_run_as(cfg: DictConfig) -> dict | None:
     return {"same_as": same.row, "reason": same.reason}
 
 
+def resume_hint(run_dir: Path) -> str:
+    """What a stopped run left: last.ckpt holds its last whole step (see LastStepCheckpoint)."""
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if not ckpt.is_file():
+        return "stopped before its first checkpoint; nothing to resume"
+    return f"stopped; {ckpt} holds the last whole step: the same command with hydra.run.dir={run_dir} resumes from it"
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def run(cfg: DictConfig) -> None:
     run_dir = Path(cfg.paths.run_dir)
@@ -218,6 +227,8 @@ def run(cfg: DictConfig) -> None:
         except USER_ERRORS as err:
             log.error("%s", err)
             sys.exit(f"error: {err}")
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM raised as it
+            exit_stopped("mfs-train", stop, resume_hint(run_dir), at_once=False)
         return
     # In a sweep a finished member is skipped on rerun, and a failing one is recorded while
     # the others go on.
@@ -262,8 +273,12 @@ def check_options(argv: list[str]) -> None:
 
 
 def main() -> None:
-    check_options(sys.argv[1:])
-    run()
+    raise_on_sigterm()
+    try:
+        check_options(sys.argv[1:])
+        run()
+    except KeyboardInterrupt as stop:  # before a run starts, or in a sweep (a single run says more in run())
+        exit_stopped("mfs-train", stop, "stopped; what finished before is kept", at_once=False)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from mobilefaceswap.inference.device import DEVICES, resolve_device
 
 PARTIAL_EXIT = 3  # some inputs were skipped (listed on stderr); the rest were done
-INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a program ended by Ctrl-C
-TERMINATED_EXIT = 143  # 128 + SIGTERM
 
 
 def add_output(command: argparse.ArgumentParser, help: str, required: bool = True, **kwargs) -> None:

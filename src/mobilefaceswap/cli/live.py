@@ -4,8 +4,9 @@ import argparse
 import json
 import sys
 
-from mobilefaceswap.cli.arguments import INTERRUPTED_EXIT, add_output, add_quiet, non_negative, report_only_on_stdout
+from mobilefaceswap.cli.arguments import add_output, add_quiet, non_negative, report_only_on_stdout
 from mobilefaceswap.cli.swapping import add_session_options, open_session
+from mobilefaceswap.stopping import INTERRUPTED_EXIT
 
 
 def live(args: argparse.Namespace) -> None:

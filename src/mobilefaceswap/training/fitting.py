@@ -41,5 +41,13 @@ def fit(cfg: DictConfig, trainer: L.Trainer, ckpt_path=None) -> tuple[L.Lightnin
     module = build(cfg.model)
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit as exit_:
+        # Lightning ends a fit stopped by Ctrl-C (or SIGTERM, raised as it) with exit status 1, after
+        # its teardown, inside its handler of the KeyboardInterrupt: that stop goes on up instead, for
+        # the caller to end with the signal's own exit code.
+        if isinstance(exit_.__context__, KeyboardInterrupt):
+            raise exit_.__context__ from None
+        raise
     return module, datamodule
