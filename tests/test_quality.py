@@ -3,8 +3,10 @@
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +128,26 @@ def test_trained_q_plugs_into_the_reweighting(tmp_path, compose_train, face_cach
         quality = module.frozen["quality"](targets.reference_image)
     module.loss_cfg.reweight_identity = False  # alpha is then Q alone
     assert torch.allclose(module.distillation_targets(batch).alpha, quality)
+
+
+@pytest.mark.slow
+def test_q_training_stopped_by_ctrl_c_is_one_line_and_exit_130(tmp_path, face_cache):
+    with np.load(face_cache / "embedded_faces_arcface_224.npz") as data:
+        faces = data["faces"]
+    checkpoints = [(i * 1000, Path(f"{i * 1000}_net_G.pth")) for i in range(1, 11)]
+    build_quality_set(checkpoints, lambda path: faces, tmp_path / "set", progress=False)
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [str(BIN / "mfs-train-quality"), f"data.root={tmp_path / 'set'}", "data.input_size=48", "data.batch_size=4",
+         "data.num_workers=0", "trainer.max_steps=100000", f"hydra.run.dir={run}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (run / ".hydra/config.yaml").exists() and time.monotonic() < deadline:  # the run has started
+        time.sleep(0.5)
+    time.sleep(5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith("mfs-train-quality: interrupted (Ctrl-C): stopped before quality.pt")
+    assert "Traceback" not in stderr and not (run / "quality.pt").exists()

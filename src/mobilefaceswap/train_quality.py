@@ -13,6 +13,7 @@ from mobilefaceswap.config import ConfigTypeError, check_value_types
 from mobilefaceswap.data.errors import DataError
 from mobilefaceswap.files import write_atomic, write_json_atomic
 from mobilefaceswap.shipped import CONFIG_DIR
+from mobilefaceswap.stopping import exit_stopped, raise_on_sigterm
 from mobilefaceswap.training.fitting import LaunchError, build, build_trainer, fit
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,14 @@ def train_quality(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train_quality")
 def main(cfg: DictConfig) -> None:
+    raise_on_sigterm()
     try:
         train_quality(cfg)
     except (DataError, ConfigTypeError, LaunchError) as err:
         log.error("%s", err)
         sys.exit(f"error: {err}")
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM raised as it
+        exit_stopped("mfs-train-quality", stop, "stopped before quality.pt was written; run the command again", at_once=False)
 
 
 if __name__ == "__main__":
