@@ -6,7 +6,7 @@ import sys
 
 from mobilefaceswap.cli.arguments import add_output, add_quiet, non_negative, report_only_on_stdout
 from mobilefaceswap.cli.swapping import add_session_options, open_session
-from mobilefaceswap.stopping import INTERRUPTED_EXIT
+from mobilefaceswap.stopping import INTERRUPTED_EXIT, Terminated
 
 
 def live(args: argparse.Namespace) -> None:
@@ -31,8 +31,8 @@ def live(args: argparse.Namespace) -> None:
             summary = run_live(session, camera, output, window, args.virtual_camera, encoding, progress=not args.quiet,
                                duration=args.duration, runtime=args.runtime)
         except KeyboardInterrupt as err:  # before the stream, or a second Ctrl-C: stop at once (no file is left)
-            if type(err) is not KeyboardInterrupt:
-                raise  # SIGTERM (a subclass): main() ends it with 143, as every command
+            if isinstance(err, Terminated):
+                raise  # main() ends it with 143, as every command
             print("mfs live: interrupted", file=sys.stderr)
             sys.exit(INTERRUPTED_EXIT)
         finally:
