@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n auto --dist loadgroup
 	$(MAKE) --no-print-directory wheel-check
 
 # The edit loop: ruff, the import layers (pyproject.toml) and the tests not marked slow (no
@@ -25,7 +25,7 @@ test: install
 test-fast: install
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n auto -m "not slow"
+	$(BIN)/pytest -q -n auto --dist loadgroup -m "not slow"
 
 # The wheel, installed into a fresh virtualenv outside the source tree, runs from there.
 wheel-check: install

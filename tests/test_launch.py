@@ -1,6 +1,7 @@
 """Paper-scale launching: GPU trainers by default, SLURM through submitit, DDP inside a multirun,
 seeds in their own folders, tracking settings, and one-line errors for what cannot run here."""
 
+import csv
 import json
 import os
 import subprocess
@@ -112,7 +113,7 @@ def test_make_variables_choose_launcher_and_seeds():
 
 @pytest.mark.slow
 def test_ddp_inside_a_multirun(tmp_path, face_cache):
-    """A 2-member multirun whose members each train with 2 DDP processes on CPU."""
+    """A 2-member multirun whose members each train with 2 DDP processes on CPU for 2 steps."""
     result = subprocess.run(
         [
             str(MFS / "mfs-train"),
@@ -120,7 +121,7 @@ def test_ddp_inside_a_multirun(tmp_path, face_cache):
             "trainer=ddp",
             "trainer.accelerator=cpu",
             "trainer.devices=2",
-            "trainer.max_steps=1",
+            "trainer.max_steps=2",
             "data.batch_size=2",
             "logger=csv",
             "seed=0,1",
@@ -138,10 +139,14 @@ def test_ddp_inside_a_multirun(tmp_path, face_cache):
     assert result.returncode == 0, result.stderr[-3000:]
     for member in ("0", "1"):
         run = tmp_path / "sweep" / member
-        assert json.loads((run / "finished.json").read_text()) == {"global_step": 1}, member
+        assert json.loads((run / "finished.json").read_text()) == {"global_step": 2}, member
         assert not (run / "failed.json").exists()
         ckpt = torch.load(run / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
-        assert ckpt["global_step"] == 1
+        assert ckpt["global_step"] == 2
+        with open(run / "csv/version_0/metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        # rank zero scored the swaps alone, without waiting on the other rank's metric states
+        assert [row["step"] for row in rows if row.get("swap/scored")] == ["2"], member
     assert (result.stdout + result.stderr).count("DDP member run as its own process group") == 2
     assert "GLOBAL_RANK: 1" in result.stdout + result.stderr or "distributed_backend=gloo" in result.stdout + result.stderr
 

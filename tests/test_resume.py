@@ -14,11 +14,12 @@ import torch
 
 from helpers import last_checkpoint, run_mfs_train
 
-pytestmark = pytest.mark.slow
+# One worker runs the module, so that its tests share the straight run.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("straight_run")]
 
-# Four small steps, checkpoints at 2 and 4, no validation, grids or swap metrics.
+# Six small steps, checkpoints at 2, 4 and 6, no validation, grids or swap metrics.
 STEPS = (
-    "trainer.max_steps=4",
+    "trainer.max_steps=6",
     "data.batch_size=2",
     "trainer.val_check_interval=100",
     "~callbacks.image_grid",
@@ -33,9 +34,8 @@ def _checkpoint_step(path: Path) -> int:
         return -1
 
 
-def _signal_after_checkpoint(run_dir: Path, cwd: Path, cache: Path, signum: int, step: int = 2,
-                             steps=STEPS) -> tuple[int, str]:
-    """Run ``steps`` in ``run_dir``, send ``signum`` once its checkpoint of ``step`` is written, and
+def _signal_after_checkpoint(run_dir: Path, cwd: Path, cache: Path, signum: int, step: int = 2) -> tuple[int, str]:
+    """Run STEPS in ``run_dir``, send ``signum`` once its checkpoint of ``step`` is written, and
     give its exit status and stderr once it has ended (within a minute)."""
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(cwd), WANDB_SILENT="true")
     command = [
@@ -44,7 +44,7 @@ def _signal_after_checkpoint(run_dir: Path, cwd: Path, cache: Path, signum: int,
         "logger=csv",
         "callbacks.checkpoint.every_n_train_steps=2",
         f"hydra.run.dir={run_dir}",
-        *steps,
+        *STEPS,
     ]
     with open(cwd / "stderr.txt", "w+") as stderr:  # a file: a full pipe would block the run
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -61,16 +61,25 @@ def _signal_after_checkpoint(run_dir: Path, cwd: Path, cache: Path, signum: int,
         return process.returncode, stderr.read()
 
 
-def test_killed_and_resumed_run_reproduces_the_uninterrupted_run(tmp_path, face_cache):
-    whole = run_mfs_train(*STEPS, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path, cache=face_cache)
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory, face_cache) -> dict:
+    """The last checkpoint of the run made straight to step 6, uninterrupted."""
+    folder = tmp_path_factory.mktemp("straight")
+    whole = run_mfs_train(*STEPS, f"hydra.run.dir={folder / 'whole'}", cwd=folder, cache=face_cache)
     assert whole.returncode == 0, whole.stderr[-3000:]
+    return last_checkpoint(folder / "whole")
+
+
+def test_killed_and_resumed_run_reproduces_the_uninterrupted_run(tmp_path, face_cache, straight_run):
+    """Two processes, each with the same seed, make steps 1-2 and 3-6: equal bit for bit to one
+    process making all six (so the same seed on the same machine also gives the same weights)."""
     _signal_after_checkpoint(tmp_path / "killed", tmp_path, face_cache, signal.SIGKILL)
     assert _checkpoint_step(tmp_path / "killed" / "checkpoints" / "last.ckpt") == 2
     resumed = run_mfs_train(*STEPS, f"hydra.run.dir={tmp_path / 'killed'}", cwd=tmp_path, cache=face_cache)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr
     assert "resuming from" in log and "not resumable" not in log
-    assert_same_training_state(last_checkpoint(tmp_path / "whole"), last_checkpoint(tmp_path / "killed"), step=4)
+    assert_same_training_state(straight_run, last_checkpoint(tmp_path / "killed"), step=6)
 
 
 def assert_same_training_state(expected: dict, got: dict, step: int) -> None:
@@ -83,33 +92,28 @@ def assert_same_training_state(expected: dict, got: dict, step: int) -> None:
             assert all(torch.equal(v, opt_got["state"][index][k]) for k, v in state.items())
 
 
-def test_finished_run_continued_with_more_steps_reproduces_the_straight_run(tmp_path, face_cache):
+def test_finished_run_continued_with_more_steps_reproduces_the_straight_run(tmp_path, face_cache, straight_run):
     """A finished run's last.ckpt is its state inside the loop at its last step (3, between the
     saves of steps 2 and 4): continued to step 6 in its folder, it ends as the run made straight to 6."""
     steps = [s for s in STEPS if not s.startswith("trainer.max_steps=")]
-    whole = run_mfs_train(*steps, "trainer.max_steps=6", f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path, cache=face_cache)
-    assert whole.returncode == 0, whole.stderr[-3000:]
     for max_steps in (3, 6):
         run = run_mfs_train(*steps, f"trainer.max_steps={max_steps}", f"hydra.run.dir={tmp_path / 'continued'}",
                             cwd=tmp_path, cache=face_cache)
         assert run.returncode == 0, run.stderr[-3000:]
         assert _checkpoint_step(tmp_path / "continued" / "checkpoints" / "last.ckpt") == max_steps
     assert "resuming from" in run.stdout + run.stderr
-    assert_same_training_state(last_checkpoint(tmp_path / "whole"), last_checkpoint(tmp_path / "continued"), step=6)
+    assert_same_training_state(straight_run, last_checkpoint(tmp_path / "continued"), step=6)
 
 
-def test_run_stopped_by_signals_and_resumed_reproduces_the_uninterrupted_run(tmp_path, face_cache):
+def test_run_stopped_by_signals_and_resumed_reproduces_the_uninterrupted_run(tmp_path, face_cache, straight_run):
     """Ctrl-C after the step-2 checkpoint, then SIGTERM after step 4's in the resumed run: each
     stops after the step in hand (3, 5) with its last.ckpt, one line, exit 130 / 143 and no
     temporary; resumed again, the run ends at step 6 as the run made straight to 6."""
-    steps = [*(s for s in STEPS if not s.startswith("trainer.max_steps=")), "trainer.max_steps=6"]
-    whole = run_mfs_train(*steps, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path, cache=face_cache)
-    assert whole.returncode == 0, whole.stderr[-3000:]
     run_dir = tmp_path / "stopped"
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     for signum, code, how, after in ((signal.SIGINT, 130, "interrupted (Ctrl-C)", 2),
                                      (signal.SIGTERM, 143, "terminated (SIGTERM)", 4)):
-        returncode, stderr = _signal_after_checkpoint(run_dir, tmp_path, face_cache, signum, after, steps)
+        returncode, stderr = _signal_after_checkpoint(run_dir, tmp_path, face_cache, signum, after)
         assert returncode == code, stderr[-3000:]
         assert "Traceback" not in stderr
         assert stderr.strip().splitlines()[-1] == (
@@ -118,6 +122,6 @@ def test_run_stopped_by_signals_and_resumed_reproduces_the_uninterrupted_run(tmp
         )
         assert _checkpoint_step(ckpt) in (after, after + 1)  # the step in hand (the saved one if it was still saving)
         assert [p.name for p in run_dir.rglob(".*")] == [".hydra"]  # Hydra's record of the config, no temporary
-    resumed = run_mfs_train(*steps, f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache)
+    resumed = run_mfs_train(*STEPS, f"hydra.run.dir={run_dir}", cwd=tmp_path, cache=face_cache)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert_same_training_state(last_checkpoint(tmp_path / "whole"), last_checkpoint(run_dir), step=6)
+    assert_same_training_state(straight_run, last_checkpoint(run_dir), step=6)
