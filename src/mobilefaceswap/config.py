@@ -99,6 +99,9 @@ def check_ranges(cfg: DictConfig) -> None:
             _check(key, annotation, OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
     if OmegaConf.select(cfg, "trainer.max_steps", default=None) == 0:
         raise ConfigTypeError("trainer.max_steps=0: trains nothing; use 1 or more (or -1: no limit)")
+    if OmegaConf.select(cfg, "model.identity_noise.share", default=0) and OmegaConf.select(cfg, "data.teacher_cache"):
+        raise ConfigTypeError("model.identity_noise.share: a teacher cache (data.teacher_cache) holds the teacher's "
+                              "answers to unmoved sources; use one or the other")
     held_out = OmegaConf.select(cfg, "data.val_identities", default=0)
     if 0 < held_out < MIN_HELD_OUT_FACES and OmegaConf.select(cfg, "callbacks.learning_curve") is not None:
         raise ConfigTypeError(

@@ -10,6 +10,7 @@ from torch import nn
 from mobilefaceswap import losses
 from mobilefaceswap.models.identity import IdentityFeatures
 from mobilefaceswap.models.student import SwapOutput
+from mobilefaceswap.training.identity_noise import IdentityNoise
 
 
 @dataclass
@@ -53,17 +54,28 @@ class DistillationObjective:
     quality) and ``discriminator`` are the LightningModule's own modules, referenced, not owned:
     they stay where the module registers (and checkpoints) them."""
 
-    def __init__(self, frozen: nn.ModuleDict, discriminator: nn.Module, cfg: LossConfig):
+    def __init__(self, frozen: nn.ModuleDict, discriminator: nn.Module, cfg: LossConfig,
+                 identity_noise: IdentityNoise | None = None):
         self.frozen, self.discriminator, self.cfg = frozen, discriminator, cfg
+        self.identity_noise = identity_noise if identity_noise is not None and identity_noise.share else None
+        if self.identity_noise is not None and frozen["teacher"].identity is not None:
+            raise ValueError("model.identity_noise: this teacher reads the source with its own identity network, "
+                             "so it would not see the moved features; use share 0")
 
     def identity(self, image: torch.Tensor) -> IdentityFeatures:
         return self.frozen["identity"](image)
 
     @torch.no_grad()
-    def targets(self, batch: dict) -> DistillationTargets:
+    def targets(self, batch: dict, step: int | None = None, rank: int = 0) -> DistillationTargets:
+        """``step`` and ``rank``: a training step's, whose sources the identity noise (if any) moves
+        before teacher and student read them; the teacher must then run, not come from a cache."""
         h, cfg = self.frozen, self.cfg
         source, target = batch["source"], batch["target"]
         source_identity = self.identity(source)
+        if step is not None and self.identity_noise is not None:
+            if "reference" in batch:
+                raise ValueError("model.identity_noise: a teacher cache holds the teacher's answers to unmoved sources")
+            source_identity = self.identity_noise(source_identity, step, rank)
         if cfg.distillation:
             # A teacher cache (data.teacher_cache) brings I'_g with the batch.
             reference = batch["reference"] if "reference" in batch else h["teacher"](source, target, source_identity)

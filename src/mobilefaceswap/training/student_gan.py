@@ -14,6 +14,7 @@ from mobilefaceswap.models.identity import IdentityEncoder, IdentityFeatures
 from mobilefaceswap.models.student import MobileFaceSwap, SwapOutput
 from mobilefaceswap.models.teachers import Teacher
 from mobilefaceswap.training.frozen import share_identity
+from mobilefaceswap.training.identity_noise import IdentityNoise
 from mobilefaceswap.training.objective import DistillationObjective, DistillationTargets, LossConfig
 from mobilefaceswap.training.optim import OptimConfig, generator_lr_factor, generator_param_groups, set_lr_factor
 
@@ -48,8 +49,10 @@ class StudentGAN(L.LightningModule):
         loss: LossConfig,
         optimizer: Callable[..., torch.optim.Optimizer],
         optim: OptimConfig,
+        identity_noise: IdentityNoise | None = None,
     ):
-        """``net``: the student; ``optimizer``: a ``_partial_`` optimiser (conf/model/mobilefaceswap.yaml)."""
+        """``net``: the student; ``optimizer``: a ``_partial_`` optimiser (conf/model/mobilefaceswap.yaml);
+        ``identity_noise``: sources moved in identity space while training (off when None or share 0)."""
         super().__init__()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints omit the frozen helpers
@@ -60,7 +63,7 @@ class StudentGAN(L.LightningModule):
         self.frozen = nn.ModuleDict(dict(teacher=teacher, identity=identity, perceptual=perceptual, face_parser=face_parser))
         if quality is not None:
             self.frozen["quality"] = quality
-        self.objective = DistillationObjective(self.frozen, discriminator, loss)
+        self.objective = DistillationObjective(self.frozen, discriminator, loss, identity_noise)
         self.make_optimizer = optimizer
         self.optim_cfg = optim
         self.nonfinite_steps = 0
@@ -128,7 +131,7 @@ class StudentGAN(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         target = batch["target"]
-        ref = self.distillation_targets(batch)
+        ref = self.objective.targets(batch, self.global_step, self.global_rank)
 
         with self.toggled_optimizer(opt_g):  # the discriminator gets no gradients here
             out = self.swap(target, ref.source_identity)
