@@ -41,10 +41,19 @@ def test_a_share_of_the_rows_is_moved_and_the_rest_kept_exactly():
     assert torch.equal(moved.z[~changed], identity.z[~changed])
 
 
-@pytest.mark.parametrize("share, scale, message", [(1.5, 1.0, "share=1.5"), (0.5, float("nan"), "scale=nan")])
-def test_out_of_range_settings_are_refused(share, scale, message):
+def test_the_chance_fades_to_nothing_at_fade_steps():
+    noise, identity = IdentityNoise(share=1.0, fade_steps=100), features(400)
+    assert [noise.share_at(step) for step in (0, 50, 100, 150)] == [1.0, 0.5, 0.0, 0.0]
+    changed = (noise(identity, step=75).map != identity.map).flatten(1).any(dim=1)
+    assert 60 < changed.sum() < 140
+    assert noise(identity, step=100) is identity
+
+
+@pytest.mark.parametrize("settings, message", [(dict(share=1.5), "share=1.5"), (dict(scale=float("nan")), "scale=nan"),
+                                               (dict(fade_steps=-1), "fade_steps=-1")])
+def test_out_of_range_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
-        IdentityNoise(share=share, scale=scale)
+        IdentityNoise(**{"share": 0.5, **settings})
 
 
 def test_teacher_cache_and_identity_noise_are_refused_together(compose_train):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from helpers import REPO, last_checkpoint, run_mfs_train
+from helpers import REPO
 
 MFS = Path(sys.executable).parent
 ENV = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
@@ -193,15 +193,3 @@ def test_table2_seeds_as_submitit_jobs(tmp_path, face_cache):
     assert table.returncode == 0, table.stderr
     rows = {line.split(" | ")[1]: line for line in table.stdout.splitlines() if line.startswith("| ")}
     assert rows["`full`"].endswith("| 2 | done |") and " ± " in rows["`full`"]
-
-
-@pytest.mark.slow
-def test_resumed_run_continues_its_wandb_run(tmp_path, face_cache):
-    for max_steps in (1, 2):
-        result = run_mfs_train(
-            f"trainer.max_steps={max_steps}", "logger=wandb", "hydra.run.dir=run", cwd=tmp_path, cache=face_cache
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-    run_id = last_checkpoint(tmp_path / "run")["wandb_run_id"]
-    runs = sorted((tmp_path / "run/wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(run.name.endswith(f"-{run_id}") for run in runs)

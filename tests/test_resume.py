@@ -94,15 +94,19 @@ def assert_same_training_state(expected: dict, got: dict, step: int) -> None:
 
 def test_finished_run_continued_with_more_steps_reproduces_the_straight_run(tmp_path, face_cache, straight_run):
     """A finished run's last.ckpt is its state inside the loop at its last step (3, between the
-    saves of steps 2 and 4): continued to step 6 in its folder, it ends as the run made straight to 6."""
+    saves of steps 2 and 4): continued to step 6 in its folder, it ends as the run made straight to 6,
+    and its wandb run goes on under the same id."""
     steps = [s for s in STEPS if not s.startswith("trainer.max_steps=")]
     for max_steps in (3, 6):
-        run = run_mfs_train(*steps, f"trainer.max_steps={max_steps}", f"hydra.run.dir={tmp_path / 'continued'}",
-                            cwd=tmp_path, cache=face_cache)
+        run = run_mfs_train(*steps, f"trainer.max_steps={max_steps}", "logger=wandb",
+                            f"hydra.run.dir={tmp_path / 'continued'}", cwd=tmp_path, cache=face_cache)
         assert run.returncode == 0, run.stderr[-3000:]
         assert _checkpoint_step(tmp_path / "continued" / "checkpoints" / "last.ckpt") == max_steps
     assert "resuming from" in run.stdout + run.stderr
-    assert_same_training_state(straight_run, last_checkpoint(tmp_path / "continued"), step=6)
+    continued = last_checkpoint(tmp_path / "continued")
+    assert_same_training_state(straight_run, continued, step=6)
+    runs = sorted((tmp_path / "continued/wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(run.name.endswith(f"-{continued['wandb_run_id']}") for run in runs)
 
 
 def test_run_stopped_by_signals_and_resumed_reproduces_the_uninterrupted_run(tmp_path, face_cache, straight_run):

@@ -20,19 +20,26 @@ class IdentityNoise:
     share: float = 0.0  # the chance that a source of a batch is moved; 0: off
     scale: float = 1.0  # the move's length, in units of the batch's spread between its sources
     seed: int = 0  # with the step and the rank, what draws the moves (resumed runs draw the same)
+    fade_steps: int = 0  # > 0: the chance falls linearly from share at step 0 to 0 at this step
+
+    def share_at(self, step: int) -> float:
+        return self.share * max(0.0, 1 - step / self.fade_steps) if self.fade_steps > 0 else self.share
 
     def __post_init__(self):
         if not 0 <= self.share <= 1:
             raise ValueError(f"model.identity_noise.share={self.share}: use a chance in [0, 1]")
         if not (math.isfinite(self.scale) and self.scale >= 0):
             raise ValueError(f"model.identity_noise.scale={self.scale}: use a finite length >= 0")
+        if self.fade_steps < 0:
+            raise ValueError(f"model.identity_noise.fade_steps={self.fade_steps}: use 0 (no fading) or a step")
 
     def __call__(self, identity: IdentityFeatures, step: int, rank: int = 0) -> IdentityFeatures:
         """z (B, 512) and F_id (B, 512, 7, 7) with a share of the rows moved; z stays of norm 1."""
-        if not self.share:
+        share = self.share_at(step)
+        if not share:
             return identity
         generator = torch.Generator().manual_seed(hash((self.seed, step, rank)) % 2**63)
-        moved = (torch.rand(len(identity.z), generator=generator) < self.share).float()  # (B,)
+        moved = (torch.rand(len(identity.z), generator=generator) < share).float()  # (B,)
         z = F.normalize(identity.z + self._move(identity.z, moved, generator), dim=1)
         z = torch.where(moved.bool()[:, None].to(z.device), z, identity.z)  # the others exactly as they were
         return IdentityFeatures(z=z, map=identity.map + self._move(identity.map, moved, generator))
