@@ -25,7 +25,7 @@ def geometric_source_augmentation() -> A.Compose:
     """The light augmentation and, for half the sources, a random affine change (our choice, not the
     paper's). Only the source's identity features are read, by the teacher and the student alike,
     so each draw is one more distinct source to distil from; shifts, turns and scaling move a face's
-    identity features in most of the directions in which unseen faces' differ, colour hardly
+    identity features in most of the directions in which unseen faces differ, colour hardly
     (scripts/source_coverage.py, docs/training-choices.md). The other half stay as the teacher
     aligns them."""
     return A.Compose(
